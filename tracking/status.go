@@ -1,0 +1,106 @@
+package tracking
+
+import (
+	"encoding/json"
+	"sort"
+)
+
+// reportRank orders what reports can say after acceptance. A higher rank
+// is never undone by a lower one arriving later: a delayed DSN after a
+// delivered one (a slow second hop) does not make the message late again,
+// and a bounce is the strongest news because the user must act on it.
+var reportRank = map[EventKind]int{
+	EvRelayed:   1,
+	EvDelayed:   1, // relayed and delayed are equal: the later one wins
+	EvDelivered: 3,
+	EvBounced:   4,
+}
+
+// outboxStatus maps the queue's events to the status they set.
+var outboxStatus = map[EventKind]Status{
+	EvQueued:    Queued,
+	EvSending:   Sending,
+	EvDeferred:  Deferred,
+	EvUncertain: Uncertain,
+	EvRejected:  Rejected,
+	EvAccepted:  Accepted,
+	EvExpired:   Expired,
+	EvCanceled:  Canceled,
+	EvReleased:  Queued,
+}
+
+// outboxFinal are the queue's terminal statuses: no later queue event can
+// change them (a stray "sending" after "accepted" would be a bug upstream,
+// and the user must not see an accepted message fall back to sending).
+var outboxFinal = map[Status]bool{Accepted: true, Rejected: true, Expired: true, Canceled: true}
+
+// Derive computes a recipient's status and engagement from its events. The
+// events may arrive in any order; they are considered by time, then by id.
+//
+// Precedence: any report (DSN or non-standard bounce) outranks the queue's
+// own view, because it proves the message left (even a message we recorded
+// as uncertain or expired); among reports, reportRank decides and equal
+// ranks go to the later event; engagement never changes the status.
+func Derive(events []Event) (Status, Engagement) {
+	evs := make([]Event, len(events))
+	copy(evs, events)
+	sort.SliceStable(evs, func(i, j int) bool {
+		if !evs[i].At.Equal(evs[j].At) {
+			return evs[i].At.Before(evs[j].At)
+		}
+		return evs[i].ID < evs[j].ID
+	})
+	status := Queued
+	var report EventKind
+	var eng Engagement
+	for _, e := range evs {
+		if s, ok := outboxStatus[e.Kind]; ok {
+			if !outboxFinal[status] || s == status {
+				status = s
+			}
+			continue
+		}
+		if r, ok := reportRank[e.Kind]; ok {
+			if report == "" || r >= reportRank[report] {
+				report = e.Kind
+			}
+			continue
+		}
+		switch e.Kind {
+		case EvOpened:
+			eng.OpensTotal++
+			switch openClassOf(e) {
+			case HumanLikely:
+				eng.OpensHuman++
+			case MachineOrProxy:
+				eng.OpensMachine++
+			}
+		case EvClicked:
+			eng.Clicks++
+		case EvRead:
+			eng.Read = true
+		case EvReplied:
+			eng.Replied = true
+		}
+	}
+	if report != "" {
+		status = Status(report)
+	}
+	return status, eng
+}
+
+// OpenDetail is the Detail JSON of an "opened" or "clicked" event.
+type OpenDetail struct {
+	Class     OpenClass `json:"class"`
+	Reason    string    `json:"reason"`
+	UserAgent string    `json:"user_agent,omitempty"`
+	Source    string    `json:"source,omitempty"` // truncated IP or ""
+}
+
+func openClassOf(e Event) OpenClass {
+	var d OpenDetail
+	if json.Unmarshal([]byte(e.Detail), &d) != nil || d.Class == "" {
+		return UnknownOpen
+	}
+	return d.Class
+}
