@@ -1,6 +1,7 @@
 package mail
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -87,4 +88,32 @@ func IsEnhancedCode(s string) bool {
 		}
 	}
 	return true
+}
+
+// Error is a failure of a whole session or transaction with its
+// classification, so the outbox can decide without parsing strings.
+type Error struct {
+	Outcome Outcome
+	Reply   Reply // the reply that ended it; Code 0 for local/network errors
+	Err     error // underlying cause, if any
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil && e.Reply.Code == 0 {
+		return fmt.Sprintf("%s (%s): %v", e.Reply.Command, e.Outcome, e.Err)
+	}
+	return fmt.Sprintf("%s (%s)", e.Reply, e.Outcome)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// OutcomeOf classifies any error from the submit layer: a *Error says
+// itself; anything else (a bug, a context error) counts as Deferred, the
+// safe choice that retries later instead of losing the message.
+func OutcomeOf(err error) Outcome {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Outcome
+	}
+	return Deferred
 }
