@@ -89,6 +89,16 @@ func Derive(events []Event) (Status, Engagement) {
 	return status, eng
 }
 
+// Final reports whether no queue action can change the status any more:
+// the outbox is done with the recipient (reports may still arrive).
+func (s Status) Final() bool {
+	switch s {
+	case Queued, Sending, Deferred, Uncertain:
+		return false
+	}
+	return true
+}
+
 // OpenDetail is the Detail JSON of an "opened" or "clicked" event.
 type OpenDetail struct {
 	Class     OpenClass `json:"class"`

@@ -112,3 +112,19 @@ type Engagement struct {
 	Read         bool
 	Replied      bool
 }
+
+// Millis converts a time to the stored form.
+func Millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// FromMillis converts the stored form back; 0 is the zero time.
+func FromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -45,22 +45,6 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Millis converts a time to the stored form.
-func Millis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// FromMillis converts the stored form back; 0 is the zero time.
-func FromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
 // ErrNotFound is returned when a message or recipient does not exist.
 var ErrNotFound = errors.New("not found")
 
@@ -84,7 +68,7 @@ func AddEvent(ctx context.Context, tx *sql.Tx, e tracking.Event) (bool, error) {
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO events(recipient, at, kind, source, command, code, enhanced_code, text, match, detail, report, dedup_key)
 		VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dedup_key) DO NOTHING`,
-		e.Recipient, Millis(e.At), string(e.Kind), string(e.Source), e.Command, e.Code, e.EnhancedCode,
+		e.Recipient, tracking.Millis(e.At), string(e.Kind), string(e.Source), e.Command, e.Code, e.EnhancedCode,
 		e.Text, e.Match, e.Detail, report, dedup)
 	if err != nil {
 		return false, fmt.Errorf("add %s event: %w", e.Kind, err)
@@ -105,7 +89,7 @@ func Refresh(ctx context.Context, tx *sql.Tx, recipient int64) error {
 	status, eng := tracking.Derive(evs)
 	var last int64
 	for _, e := range evs {
-		last = max(last, Millis(e.At))
+		last = max(last, tracking.Millis(e.At))
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE recipients SET status=?, opens_total=?, opens_human=?, opens_machine=?,
 		clicks=?, read=?, replied=?, last_event_at=? WHERE id=?`,
@@ -135,7 +119,7 @@ func scanEvents(rows *sql.Rows) ([]tracking.Event, error) {
 			&e.Text, &e.Match, &e.Detail, &e.Report, &e.DedupKey); err != nil {
 			return nil, err
 		}
-		e.At, e.Kind, e.Source = FromMillis(at), tracking.EventKind(kind), tracking.Source(source)
+		e.At, e.Kind, e.Source = tracking.FromMillis(at), tracking.EventKind(kind), tracking.Source(source)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -161,7 +145,7 @@ func Suppress(ctx context.Context, tx *sql.Tx, address, reason string, event int
 		ev = event
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO suppressions(address, reason, added_at, event) VALUES(?,?,?,?)
-		ON CONFLICT(address) DO NOTHING`, strings.ToLower(address), reason, Millis(at), ev)
+		ON CONFLICT(address) DO NOTHING`, strings.ToLower(address), reason, tracking.Millis(at), ev)
 	return err
 }
 
@@ -185,7 +169,7 @@ func (s *Store) IsSuppressed(ctx context.Context, address string) (*Suppression,
 	if err != nil {
 		return nil, err
 	}
-	e.AddedAt = FromMillis(at)
+	e.AddedAt = tracking.FromMillis(at)
 	return &e, nil
 }
 
@@ -210,7 +194,7 @@ func (s *Store) Suppressions(ctx context.Context) ([]Suppression, error) {
 		if err := rows.Scan(&e.Address, &e.Reason, &at, &e.Event); err != nil {
 			return nil, err
 		}
-		e.AddedAt = FromMillis(at)
+		e.AddedAt = tracking.FromMillis(at)
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -232,3 +216,10 @@ func (s *Store) SetSetting(ctx context.Context, key, value string) error {
 		ON CONFLICT(key) DO UPDATE SET value=excluded.value`, key, value)
 	return err
 }
+
+// Millis and FromMillis are tracking.Millis and tracking.FromMillis, kept
+// here because SQL code reaches for them beside the queries.
+func Millis(t time.Time) int64 { return tracking.Millis(t) }
+
+// FromMillis converts the stored form back; 0 is the zero time.
+func FromMillis(ms int64) time.Time { return tracking.FromMillis(ms) }

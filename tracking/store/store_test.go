@@ -17,7 +17,7 @@ func seedRecipient(t *testing.T, s *Store) int64 {
 	ctx := context.Background()
 	var rid int64
 	err := s.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		now := Millis(time.Now())
+		now := tracking.Millis(time.Now())
 		if _, err := tx.Exec(`INSERT INTO messages(id, account, from_addr, subject, message_id, created_at, due_at) VALUES('m1','acct','a@example.test','Hi','<m1@example.test>',?,?)`, now, now); err != nil {
 			return err
 		}
