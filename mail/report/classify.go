@@ -1,0 +1,139 @@
+package report
+
+import "strings"
+
+// classify judges one recipient's outcome from its Action, Status, reply
+// code and the remote server's words, together:
+//
+//   - delivered / relayed / expanded (or a 2.x.x status): success.
+//   - delayed, or a 4.x.x status with no Action: transient.
+//   - failed: final. An address failure (RFC 3463 X.1.1 bad mailbox, X.1.2
+//     bad system, X.1.3 bad syntax, X.1.6 moved, X.1.10 null MX, or the
+//     same in words) is permanent-address; everything else, including a
+//     4.x.x status that the reporter gave up on (Postfix writes
+//     "Action: failed" with "Status: 4.4.1" when the queue lifetime ran
+//     out), is permanent-other.
+func classify(action, status string, reply int, diag string) Class {
+	switch action {
+	case "delivered", "relayed", "expanded":
+		return ClassSuccess
+	case "delayed":
+		return ClassTransient
+	}
+	c := classDigit(status)
+	if c == 0 && reply > 0 {
+		c = byte('0' + reply/100)
+	}
+	if action == "" {
+		switch c {
+		case '2':
+			return ClassSuccess
+		case '4':
+			return ClassTransient
+		}
+	}
+	if c == '2' && action != "failed" {
+		return ClassSuccess
+	}
+	if isAddressFailure(status, reply, diag) {
+		return ClassPermanentAddress
+	}
+	return ClassPermanentOther
+}
+
+// addressCodes are the RFC 3463 codes that blame the address itself.
+var addressCodes = map[string]bool{
+	"1.1":  true, // bad destination mailbox address
+	"1.2":  true, // bad destination system address
+	"1.3":  true, // bad destination mailbox address syntax
+	"1.6":  true, // destination mailbox has moved, no forwarding address
+	"1.10": true, // recipient address has null MX (RFC 7505)
+}
+
+// nonAddressSubjects are status subjects that name another cause, so that
+// the words cannot turn them into an address failure.
+var nonAddressSubjects = []string{"2.2", "2.3", "3.4", "4.", "5.", "6.", "7."}
+
+// isAddressFailure reports a permanent failure of the address itself: a
+// 5.x.x status (or an unknown one) whose code or words say the mailbox or
+// domain does not exist.
+func isAddressFailure(status string, reply int, diag string) bool {
+	if status != "" && status[0] == '4' || status == "" && reply >= 400 && reply < 500 {
+		return false
+	}
+	d := strings.ToLower(diag)
+	if status != "" {
+		sub := status[2:]
+		if addressCodes[sub] {
+			return !otherCause(d)
+		}
+		for _, p := range nonAddressSubjects {
+			if strings.HasPrefix(sub, p) {
+				return false
+			}
+		}
+	}
+	return saysAddressUnknown(d) && !otherCause(d)
+}
+
+// addressPhrases are how servers say "this address does not exist" when
+// they give no (or only a generic) status code. Lower case.
+var addressPhrases = []string{
+	"user unknown", "unknown user", "unknown recipient", "recipient unknown",
+	"no such user", "no such mailbox", "no such recipient", "no such address",
+	"no such person", "no such account", "no mailbox here", "no mailbox by that name",
+	"no mailbox found", "mailbox not found", "mailbox does not exist", "mailbox unavailable",
+	"mailbox is unavailable", "mailbox not present", "mailbox invalid", "invalid mailbox",
+	"not a valid mailbox", "is not a valid user", "not a known user", "unknown mailbox",
+	"user not found", "recipient not found", "user doesn't exist", "user does not exist",
+	"user not exist", "recipient does not exist", "recipient not exist", "address does not exist",
+	"address unknown", "unknown address", "invalid recipient", "invalid address", "bad address",
+	"not a valid recipient", "recipient address rejected: unknown", "recipient address rejected: user",
+	"recipient address rejected: invalid", "address rejected", "unknown local part", "unknown local-part",
+	"account does not exist", "account that you tried to reach does not exist", "does not exist",
+	"doesn't exist", "not our customer", "the recipient name is not recognized", "no account by that name",
+	"destination addresses were unknown", "not listed in", "recipient rejected", "bad recipient",
+	"invalid-recipient", "unknown e-mail address", "unknown email address", "not have an account",
+	"this user doesn't have a", "no longer valid", "no longer exists", "unrouteable address",
+	"unroutable address", "host unknown", "unknown host", "domain does not exist", "no such domain",
+	"host or domain name not found", "domain not found", "unknown domain", "name or service not known",
+	"domain is not reachable", "does not accept mail", "no mx record", "null mx", "nullmx",
+	"has been replaced by", "has moved", "badrcptto", "not in my validrcptto", "rcpthosts",
+	"utilisateur inconnu", "not a local address", "recipient is not local",
+	"mailbox name not allowed", "mailbox unavaiable",
+}
+
+// otherCausePhrases name a cause that is not the address: a full mailbox,
+// a block, a policy, a size limit, a temporary condition. Lower case.
+var otherCausePhrases = []string{
+	"mailbox full", "mailbox is full", "quota", "over the limit", "insufficient", "exceeded storage",
+	"storage limit", "too large", "message size", "size limit", "exceeds", "full mailbox",
+	"spam", "blocked", "blacklist", "blocklist", "block list", "black list", "denylist", "rbl",
+	"reputation", "policy", "spf", "dkim", "dmarc", "authentication", "not authorized",
+	"relay access denied", "relaying denied", "relay not permitted", "relaying", "rate limit",
+	"too many", "temporar", "try again", "virus", "content", "sender address rejected",
+	"sender rejected", "suspended", "disabled", "inactive", "deactivated", "locked",
+}
+
+func saysAddressUnknown(d string) bool {
+	return containsAny(d, addressPhrases)
+}
+
+func otherCause(d string) bool {
+	return containsAny(d, otherCausePhrases)
+}
+
+// soundsTemporary reports words of a temporary failure.
+func soundsTemporary(d string) bool {
+	d = strings.ToLower(d)
+	return containsAny(d, []string{"temporar", "try again", "will retry", "persistent", "deferred", "delayed", "still trying"})
+}
+
+func containsAny(s string, list []string) bool {
+	for _, p := range list {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
