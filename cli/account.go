@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"mailroom/app"
+	"mailroom/mail"
+)
+
+func runAccount(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return usagef("account needs a subcommand: add, list, test or remove")
+	}
+	switch args[0] {
+	case "add":
+		return accountAdd(ctx, env, args[1:])
+	case "list":
+		return accountList(ctx, env, args[1:])
+	case "remove":
+		return accountRemove(ctx, env, args[1:])
+	case "test":
+		return accountTest(ctx, env, args[1:])
+	}
+	return usagef("unknown account subcommand %q (add, list, test, remove)", args[0])
+}
+
+func accountAdd(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "account add")
+	email := fs.String("email", "", "the address mail is sent from")
+	display := fs.String("name", "", "display name shown to recipients")
+	smtp := fs.String("smtp", "", "submission server HOST:PORT (465 for tls, 587 for starttls)")
+	smtpSec := fs.String("smtp-security", "", "tls (implicit, port 465) or starttls (required, port 587)")
+	imap := fs.String("imap", "", "IMAP server HOST:PORT for reports (993 for tls)")
+	imapSec := fs.String("imap-security", "tls", "tls or starttls")
+	user := fs.String("username", "", "login name (often the email address)")
+	stdin := fs.Bool("password-stdin", false, "read the password from standard input and keep it in the OS keyring")
+	pwcmd := fs.String("password-command", "", "command printing the password (run at each use; nothing is stored but the command)")
+	ca := fs.String("ca-file", "", "PEM file of the CA to trust for this account's servers (instead of the system's)")
+	savesSent := fs.Bool("provider-saves-sent", false, "the provider files sent mail itself (skip the IMAP copy)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("account add needs exactly one NAME")
+	}
+	if *email == "" || *smtp == "" || *smtpSec == "" || *user == "" {
+		return usagef("account add needs --email, --smtp, --smtp-security and --username")
+	}
+	if *stdin == (*pwcmd != "") {
+		return usagef("give exactly one of --password-stdin or --password-command")
+	}
+	a := app.Account{Name: pos[0], DisplayName: *display, Email: *email, CAFile: *ca, SavesSent: *savesSent}
+	if a.SMTP.Host, a.SMTP.Port, err = mail.ParseHostPort(*smtp); err != nil {
+		return usagef("--smtp: %v", err)
+	}
+	if a.SMTP.Security, err = mail.ParseSecurity(*smtpSec); err != nil {
+		return usagef("--smtp-security: %v", err)
+	}
+	if *imap != "" {
+		if a.IMAP.Host, a.IMAP.Port, err = mail.ParseHostPort(*imap); err != nil {
+			return usagef("--imap: %v", err)
+		}
+	}
+	if a.IMAP.Security, err = mail.ParseSecurity(*imapSec); err != nil {
+		return usagef("--imap-security: %v", err)
+	}
+	a.SMTP.Username = *user
+	var secret string
+	if *stdin {
+		a.PasswordSource = "keyring"
+		b, err := io.ReadAll(io.LimitReader(env.Stdin, 64<<10))
+		if err != nil {
+			return fmt.Errorf("read password: %w", err)
+		}
+		secret = strings.TrimRight(string(b), "\r\n")
+		if secret == "" {
+			return usagef("--password-stdin: standard input was empty")
+		}
+	} else {
+		a.PasswordSource, a.PasswordCommand = "command", *pwcmd
+	}
+	ap, err := env.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ap.Close()
+	if err := ap.Accounts.Add(ctx, a, secret); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "account %s added (%s via %s)\n", a.Name, a.Email, a.SMTP.Addr())
+	return nil
+}
+
+type accountJSON struct {
+	Name           string `json:"name"`
+	DisplayName    string `json:"display_name"`
+	Email          string `json:"email"`
+	SMTP           string `json:"smtp"`
+	SMTPSecurity   string `json:"smtp_security"`
+	IMAP           string `json:"imap,omitempty"`
+	IMAPSecurity   string `json:"imap_security,omitempty"`
+	Username       string `json:"username"`
+	CAFile         string `json:"ca_file,omitempty"`
+	PasswordSource string `json:"password_source"`
+}
+
+func accountList(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "account list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("account list takes no arguments")
+	}
+	ap, err := env.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ap.Close()
+	list, err := ap.Accounts.List(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := []accountJSON{}
+		for _, a := range list {
+			j := accountJSON{Name: a.Name, DisplayName: a.DisplayName, Email: a.Email, SMTP: a.SMTP.Addr(),
+				SMTPSecurity: string(a.SMTP.Security), Username: a.SMTP.Username, CAFile: a.CAFile, PasswordSource: a.PasswordSource}
+			if a.IMAP.Host != "" {
+				j.IMAP, j.IMAPSecurity = a.IMAP.Addr(), string(a.IMAP.Security)
+			}
+			out = append(out, j)
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(env.Stdout, "No accounts. Add one with: mailroom account add NAME --email ... (see --help)")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tEMAIL\tSMTP\tIMAP\tPASSWORD")
+	for _, a := range list {
+		imap := "-"
+		if a.IMAP.Host != "" {
+			imap = a.IMAP.Addr() + " " + string(a.IMAP.Security)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\n", a.Name, a.Email, a.SMTP.Addr(), a.SMTP.Security, imap, a.PasswordSource)
+	}
+	return tw.Flush()
+}
+
+func accountRemove(ctx context.Context, env *Env, args []string) error {
+	if len(args) != 1 {
+		return usagef("account remove needs exactly one NAME")
+	}
+	ap, err := env.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ap.Close()
+	if err := ap.Accounts.Remove(ctx, args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "account %s removed\n", args[0])
+	return nil
+}

@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"mailroom/app"
+	"mailroom/tracking/store"
+)
+
+func runStatus(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "status")
+	asJSON := fs.Bool("json", false, "print the documented JSON (docs/STATUS_JSON.md)")
+	account := fs.String("account", "", "only this account's messages")
+	limit := fs.Int("limit", 0, "at most this many messages (newest first); 0 = all")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("status takes at most one MESSAGE-ID")
+	}
+	f := store.StatusFilter{Account: *account, Limit: *limit}
+	if len(pos) == 1 {
+		f.ID = pos[0]
+	}
+	ap, err := env.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ap.Close()
+	msgs, err := ap.Store.Statuses(ctx, f)
+	if err != nil {
+		return err
+	}
+	if f.ID != "" && len(msgs) == 0 {
+		return fmt.Errorf("no message %q", f.ID)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(msgs)
+	}
+	if len(msgs) == 0 {
+		fmt.Fprintln(env.Stdout, "No messages yet.")
+		return nil
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	for _, m := range msgs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.ID, m.CreatedAt.Local().Format("2006-01-02 15:04"), m.Account, m.Subject)
+		for _, r := range m.Recipients {
+			extra := []string{}
+			if r.Opens.Total > 0 {
+				extra = append(extra, fmt.Sprintf("opened %d (%d human-likely)", r.Opens.Total, r.Opens.Human))
+			}
+			if r.Read {
+				extra = append(extra, "read")
+			}
+			if r.Replied {
+				extra = append(extra, "replied")
+			}
+			if r.Suppressed {
+				extra = append(extra, "suppressed")
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Address, r.Status, strings.Join(extra, ", "), r.LastReply)
+		}
+	}
+	return tw.Flush()
+}
+
+func runDoctor(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 {
+		return usagef("doctor takes no arguments")
+	}
+	ap, err := env.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ap.Close()
+	fmt.Fprintf(env.Stdout, "data directory: %s\n", ap.Dir)
+	res, err := ap.DB.IntegrityCheck(ctx)
+	if err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	if len(res) != 1 || res[0] != "ok" {
+		return fmt.Errorf("database integrity check failed:\n%s", strings.Join(res, "\n"))
+	}
+	fmt.Fprintln(env.Stdout, "database: integrity ok")
+	problems := ap.Doctor(ctx)
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	for _, p := range problems {
+		fmt.Fprintf(tw, "%s:\t%s\n", p.Subject, p.Message)
+	}
+	tw.Flush()
+	if n := countErrors(problems); n > 0 {
+		return fmt.Errorf("%d configuration problem(s)", n)
+	}
+	fmt.Fprintln(env.Stdout, "configuration: ok")
+	return nil
+}
+
+func countErrors(fs []app.Finding) int {
+	n := 0
+	for _, f := range fs {
+		if f.Error {
+			n++
+		}
+	}
+	return n
+}
