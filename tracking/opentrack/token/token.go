@@ -1,0 +1,212 @@
+// Package token owns open- and click-tracking tokens: what they contain, how
+// they are signed with a rotating set of HMAC-SHA256 keys, and how they are
+// verified.
+//
+// A token is the URL-safe base64 (no padding, strict) encoding of
+//
+//	version(1) | kind(1) | len(keyID)(1) | keyID | copyID(16) | tag(32)
+//
+// where copyID is 128 bits from crypto/rand chosen once per recipient copy
+// and tag = HMAC-SHA256(key[keyID], domain | version | kind | keyID | copyID
+// [| SHA-256(destination) for clicks]).
+//
+// Invariants:
+//   - nothing in a token says who the recipient is or what the message is: the
+//     copy ID is random and only the sending app knows what it stands for;
+//   - the kind is authenticated, so an open token is never a click token;
+//   - a click token is bound to the SHA-256 of its destination URL, which
+//     travels beside the token (the tracker's ?u= parameter) and must match
+//     exactly, so the tracker cannot be used as an open redirect;
+//   - verification compares tags with hmac.Equal (constant time) and accepts
+//     exactly one encoding of each token (strict base64, exact length).
+package token
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+)
+
+// Kind says what a token tracks; it is part of the signed data.
+type Kind byte
+
+const (
+	KindOpen  Kind = 1 // the 1x1 pixel
+	KindClick Kind = 2 // a rewritten link
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindOpen:
+		return "open"
+	case KindClick:
+		return "click"
+	}
+	return fmt.Sprintf("kind(%d)", byte(k))
+}
+
+const (
+	version   = 1
+	copyIDLen = 16
+	tagLen    = sha256.Size
+	// domain separates these MACs from anything else the same key could sign.
+	domain = "mailroom-opentrack-v1\x00"
+)
+
+// enc accepts only canonical encodings: no padding, no stray trailing bits.
+var enc = base64.RawURLEncoding.Strict()
+
+// CopyID identifies one recipient copy of one message. It is random and
+// carries no meaning outside the sending app's database.
+type CopyID [copyIDLen]byte
+
+// NewCopyID returns 128 fresh bits from crypto/rand.
+func NewCopyID() (CopyID, error) {
+	var id CopyID
+	if _, err := rand.Read(id[:]); err != nil {
+		return id, fmt.Errorf("token: read random: %w", err)
+	}
+	return id, nil
+}
+
+// String is the lowercase hex form used in the events API.
+func (id CopyID) String() string { return hex.EncodeToString(id[:]) }
+
+// ParseCopyID parses the hex form produced by String.
+func ParseCopyID(s string) (CopyID, error) {
+	var id CopyID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != copyIDLen {
+		return id, fmt.Errorf("token: copy id %q is not %d hex bytes", s, copyIDLen)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// Claims is what a verified token asserts.
+type Claims struct {
+	Kind   Kind
+	KeyID  string
+	CopyID CopyID
+	// LinkHash is SHA-256 of the destination for click tokens (zero for
+	// opens); the app recomputes it with LinkHash to know which link it was.
+	LinkHash [sha256.Size]byte
+}
+
+// LinkHash is the SHA-256 of a destination URL as bound in click tokens.
+func LinkHash(dest string) [sha256.Size]byte { return sha256.Sum256([]byte(dest)) }
+
+// ErrInvalid is returned for every token that does not verify. The reason is
+// deliberately not distinguished: callers answer all failures the same way.
+var ErrInvalid = errors.New("token: invalid")
+
+// MintOpen returns the open (pixel) token for a copy, signed with the active key.
+func (kr *Keyring) MintOpen(id CopyID) (string, error) {
+	return kr.mint(KindOpen, id, nil)
+}
+
+// MintClick returns the click token for a copy and destination URL. The
+// destination must be passed unchanged to VerifyClick.
+func (kr *Keyring) MintClick(id CopyID, dest string) (string, error) {
+	if dest == "" {
+		return "", errors.New("token: click token needs a destination")
+	}
+	h := LinkHash(dest)
+	return kr.mint(KindClick, id, h[:])
+}
+
+func (kr *Keyring) mint(kind Kind, id CopyID, linkHash []byte) (string, error) {
+	if kr == nil || kr.active == "" {
+		return "", errors.New("token: keyring has no active key")
+	}
+	kid := kr.active
+	key := kr.keys[kid]
+	head := header(kind, kid, id)
+	tag := mac(key, head, linkHash)
+	return enc.EncodeToString(append(head, tag...)), nil
+}
+
+func header(kind Kind, kid string, id CopyID) []byte {
+	b := make([]byte, 0, 3+len(kid)+copyIDLen+tagLen)
+	b = append(b, version, byte(kind), byte(len(kid)))
+	b = append(b, kid...)
+	return append(b, id[:]...)
+}
+
+func mac(key, head, linkHash []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(domain))
+	m.Write(head)
+	m.Write(linkHash)
+	return m.Sum(nil)
+}
+
+// VerifyOpen accepts only an open token signed by a key in the ring.
+func (kr *Keyring) VerifyOpen(tok string) (Claims, error) {
+	return kr.verify(tok, KindOpen, "")
+}
+
+// VerifyClick accepts only a click token signed by a key in the ring and
+// bound to exactly dest.
+func (kr *Keyring) VerifyClick(tok, dest string) (Claims, error) {
+	if dest == "" {
+		return Claims{}, ErrInvalid
+	}
+	return kr.verify(tok, KindClick, dest)
+}
+
+func (kr *Keyring) verify(tok string, want Kind, dest string) (Claims, error) {
+	var c Claims
+	if kr == nil {
+		return c, ErrInvalid
+	}
+	// Longest possible token: header with a MaxKeyIDLen id plus copy id and tag.
+	if len(tok) > enc.EncodedLen(3+MaxKeyIDLen+copyIDLen+tagLen) {
+		return c, ErrInvalid
+	}
+	// encoding/base64 skips '\r' and '\n' even in strict mode, which would
+	// give one token many spellings; allow only the alphabet itself.
+	for i := 0; i < len(tok); i++ {
+		if !isURLAlphabet(tok[i]) {
+			return c, ErrInvalid
+		}
+	}
+	raw, err := enc.DecodeString(tok)
+	if err != nil || len(raw) < 3 {
+		return c, ErrInvalid
+	}
+	if raw[0] != version || Kind(raw[1]) != want {
+		return c, ErrInvalid
+	}
+	kidLen := int(raw[2])
+	if kidLen == 0 || kidLen > MaxKeyIDLen || len(raw) != 3+kidLen+copyIDLen+tagLen {
+		return c, ErrInvalid
+	}
+	kid := string(raw[3 : 3+kidLen])
+	key, ok := kr.keys[kid]
+	if !ok {
+		return c, ErrInvalid
+	}
+	headEnd := 3 + kidLen + copyIDLen
+	var lh []byte
+	if want == KindClick {
+		h := LinkHash(dest)
+		lh = h[:]
+		c.LinkHash = h
+	}
+	if !hmac.Equal(mac(key, raw[:headEnd], lh), raw[headEnd:]) {
+		return Claims{}, ErrInvalid
+	}
+	c.Kind = want
+	c.KeyID = kid
+	copy(c.CopyID[:], raw[3+kidLen:headEnd])
+	return c, nil
+}
+
+func isURLAlphabet(b byte) bool {
+	return b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_'
+}
