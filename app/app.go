@@ -32,6 +32,7 @@ type App struct {
 	DB       *sqlitedb.DB
 	Store    *store.Store
 	Accounts *Accounts
+	Drafts   *Drafts
 }
 
 // Options configure Open.
@@ -56,6 +57,7 @@ func Open(ctx context.Context, opt Options) (*App, error) {
 		return nil, err
 	}
 	a.Accounts = &Accounts{DB: db, Creds: opt.Creds}
+	a.Drafts = &Drafts{DB: db}
 	return a, nil
 }
 

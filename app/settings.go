@@ -16,6 +16,10 @@ type SettingKey struct {
 	Default string
 	Help    string
 	Check   func(string) error
+	Section string   // settings screen group
+	Label   string   // settings screen label
+	Choices []string // closed set of values, when there is one
+	Bool    bool     // "true" / "false"
 }
 
 func oneOf(vals ...string) func(string) error {
@@ -102,26 +106,36 @@ func ParseDuration(v string) (time.Duration, error) {
 
 // SettingKeys is every setting Mailroom reads.
 var SettingKeys = []SettingKey{
-	{"outbox.retry_schedule", "1m,5m,15m,30m,60m,120m", "gaps between attempts, then retry_every", durationList},
-	{"outbox.retry_every", "4h", "gap after the schedule runs out", duration},
-	{"outbox.jitter", "0.1", "random spread of each gap (0.1 = ±10%)", fraction},
-	{"outbox.lifetime", "5d", "give up (expired, 4.4.7) after this long", duration},
-	{"outbox.min_gap", "1m", "never retry one message faster than this", duration},
-	{"outbox.uncertain_policy", "retry", "after a drop following the final dot: retry (may duplicate) or hold", oneOf("retry", "hold")},
-	{"outbox.max_connections", "2", "connections per account", nonNegInt},
-	{"outbox.rate_per_minute", "0", "messages per minute per account (0 = unlimited)", nonNegInt},
-	{"reports.junk", "false", "also read reports from the Junk mailbox", boolean},
-	{"reports.file_into", "", "move processed reports into this folder (empty = leave them)", anything},
-	{"tracking.mode", "off", "open tracking: off, builtin or remote", oneOf("off", "builtin", "remote")},
-	{"tracking.listen", "127.0.0.1:8425", "built-in tracker listen address", hostPortOrEmpty},
-	{"tracking.base_url", "", "public URL of the tracker as recipients reach it", urlOrEmpty},
-	{"tracking.remote_url", "", "remote tracker API URL", urlOrEmpty},
-	{"tracking.retention", "180d", "how long the built-in tracker keeps hits", duration},
-	{"tracking.default_opens", "false", "track opens by default for new messages", boolean},
-	{"tracking.default_clicks", "false", "track clicks by default for new messages", boolean},
-	{"notify.bounce", "true", "notify on a bounce", boolean},
-	{"notify.expired", "true", "notify when the outbox gives up", boolean},
-	{"notify.first_open", "false", "notify on a first human-likely open", boolean},
+	{Key: "outbox.retry_schedule", Default: "1m,5m,15m,30m,60m,120m", Section: "Outbox", Label: "Retry schedule",
+		Help: "gaps between attempts, then every 'Retry every'", Check: durationList},
+	{Key: "outbox.retry_every", Default: "4h", Section: "Outbox", Label: "Retry every", Help: "gap after the schedule runs out", Check: duration},
+	{Key: "outbox.jitter", Default: "0.1", Section: "Outbox", Label: "Jitter", Help: "random spread of each gap (0.1 = ±10%)", Check: fraction},
+	{Key: "outbox.lifetime", Default: "5d", Section: "Outbox", Label: "Give up after", Help: "expired (4.4.7) after this long", Check: duration},
+	{Key: "outbox.min_gap", Default: "1m", Section: "Outbox", Label: "Minimum gap", Help: "never retry one message faster than this", Check: duration},
+	choice("outbox.uncertain_policy", "retry", "Outbox", "If the connection drops after sending",
+		"retry (the message may arrive twice) or hold it for you to decide", "retry", "hold"),
+	{Key: "outbox.max_connections", Default: "2", Section: "Outbox", Label: "Connections per account", Help: "parallel SMTP sessions", Check: nonNegInt},
+	{Key: "outbox.rate_per_minute", Default: "0", Section: "Outbox", Label: "Messages per minute", Help: "per account, for providers with quotas (0 = unlimited)", Check: nonNegInt},
+	flag("reports.junk", "false", "Reports", "Read reports from Junk too", "some providers file bounces as spam"),
+	{Key: "reports.file_into", Default: "", Section: "Reports", Label: "File processed reports into", Help: "a folder name; empty leaves them in place", Check: anything},
+	choice("tracking.mode", "off", "Tracking", "Open tracking", "off, built-in tracker, or a remote tracker you run", "off", "builtin", "remote"),
+	{Key: "tracking.listen", Default: "127.0.0.1:8425", Section: "Tracking", Label: "Built-in tracker listens on", Help: "HOST:PORT", Check: hostPortOrEmpty},
+	{Key: "tracking.base_url", Default: "", Section: "Tracking", Label: "Public tracker URL", Help: "how recipients reach the tracker (https://...)", Check: urlOrEmpty},
+	{Key: "tracking.remote_url", Default: "", Section: "Tracking", Label: "Remote tracker API URL", Help: "its API key is kept in the keyring", Check: urlOrEmpty},
+	{Key: "tracking.retention", Default: "180d", Section: "Tracking", Label: "Keep hits for", Help: "built-in tracker retention", Check: duration},
+	flag("tracking.default_opens", "false", "Tracking", "Track opens by default", "for new messages"),
+	flag("tracking.default_clicks", "false", "Tracking", "Track clicks by default", "for new messages"),
+	flag("notify.bounce", "true", "Notifications", "Notify on a bounce", ""),
+	flag("notify.expired", "true", "Notifications", "Notify when the outbox gives up", ""),
+	flag("notify.first_open", "false", "Notifications", "Notify on a first human-likely open", ""),
+}
+
+func choice(key, def, section, label, help string, vals ...string) SettingKey {
+	return SettingKey{Key: key, Default: def, Section: section, Label: label, Help: help, Choices: vals, Check: oneOf(vals...)}
+}
+
+func flag(key, def, section, label, help string) SettingKey {
+	return SettingKey{Key: key, Default: def, Section: section, Label: label, Help: help, Bool: true, Check: boolean}
 }
 
 // LookupSetting finds a key's description.
