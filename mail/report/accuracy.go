@@ -95,9 +95,18 @@ func CorpusAccuracy(dir string) (Accuracy, error) {
 			if err != nil {
 				return acc, err
 			}
-			rep, err = Parse(strings.NewReader(string(data)))
-			if err != nil {
-				rep = &Report{Kind: KindNotAReport}
+			rep = &Report{Kind: KindNotAReport}
+			// A file may be a mailbox holding more than one report.
+			for i, msg := range splitMbox(data) {
+				r, err := Parse(strings.NewReader(string(msg)))
+				if err != nil {
+					continue
+				}
+				if i == 0 {
+					rep = r
+				} else {
+					rep.Recipients = append(rep.Recipients, r.Recipients...)
+				}
 			}
 			cache[file] = rep
 		}
@@ -135,4 +144,31 @@ func CorpusAccuracy(dir string) (Accuracy, error) {
 		}
 	}
 	return acc, sc.Err()
+}
+
+// splitMbox splits an mbox file at its "From " separator lines (a line
+// starting with "From " after an empty line). A single message comes back
+// whole.
+func splitMbox(data []byte) [][]byte {
+	text := string(data)
+	var out [][]byte
+	start := 0
+	for i := 0; ; {
+		j := strings.Index(text[i:], "\n\nFrom ")
+		if j < 0 {
+			break
+		}
+		pos := i + j + 2
+		line := text[pos:]
+		if k := strings.IndexByte(line, '\n'); k >= 0 {
+			line = line[:k]
+		}
+		// "From sender date": a separator has no colon right after From.
+		if !strings.HasPrefix(line, "From:") && len(strings.Fields(line)) >= 3 {
+			out = append(out, data[start:pos])
+			start = pos
+		}
+		i = pos
+	}
+	return append(out, data[start:])
 }

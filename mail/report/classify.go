@@ -1,6 +1,9 @@
 package report
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 // classify judges one recipient's outcome from its Action, Status, reply
 // code and the remote server's words, together:
@@ -13,7 +16,7 @@ import "strings"
 //     4.x.x status that the reporter gave up on (Postfix writes
 //     "Action: failed" with "Status: 4.4.1" when the queue lifetime ran
 //     out), is permanent-other.
-func classify(action, status string, reply int, diag string) Class {
+func classify(action, status string, reply int, diag, command string) Class {
 	switch action {
 	case "delivered", "relayed", "expanded":
 		return ClassSuccess
@@ -35,7 +38,7 @@ func classify(action, status string, reply int, diag string) Class {
 	if c == '2' && action != "failed" {
 		return ClassSuccess
 	}
-	if isAddressFailure(status, reply, diag) {
+	if isAddressFailure(status, reply, diag, command) {
 		return ClassPermanentAddress
 	}
 	return ClassPermanentOther
@@ -52,12 +55,12 @@ var addressCodes = map[string]bool{
 
 // nonAddressSubjects are status subjects that name another cause, so that
 // the words cannot turn them into an address failure.
-var nonAddressSubjects = []string{"2.2", "2.3", "3.4", "4.", "5.", "6.", "7."}
+var nonAddressSubjects = []string{"1.7", "1.8", "2.2", "2.3", "3.4", "6.", "7."}
 
 // isAddressFailure reports a permanent failure of the address itself: a
 // 5.x.x status (or an unknown one) whose code or words say the mailbox or
 // domain does not exist.
-func isAddressFailure(status string, reply int, diag string) bool {
+func isAddressFailure(status string, reply int, diag, command string) bool {
 	if status != "" && status[0] == '4' || status == "" && reply >= 400 && reply < 500 {
 		return false
 	}
@@ -72,6 +75,13 @@ func isAddressFailure(status string, reply int, diag string) bool {
 				return false
 			}
 		}
+	}
+	// Words alone are trusted only where a recipient is judged: at RCPT TO
+	// (or when the stage is not told). After DATA, "user unknown" is often
+	// a content filter's disguise, and suppressing the address would be
+	// wrong.
+	if command == cmdData || command == cmdMail {
+		return false
 	}
 	return saysAddressUnknown(d) && !otherCause(d)
 }
@@ -100,7 +110,9 @@ var addressPhrases = []string{
 	"domain is not reachable", "does not accept mail", "no mx record", "null mx", "nullmx",
 	"has been replaced by", "has moved", "badrcptto", "not in my validrcptto", "rcpthosts",
 	"utilisateur inconnu", "not a local address", "recipient is not local",
-	"mailbox name not allowed", "mailbox unavaiable",
+	"mailbox name not allowed", "mailbox unavaiable", "recipient address rejected: access denied",
+	"not listed in", "couldn't find a mail exchanger", "illegal host", "indicated no smtp service",
+	"invalid final delivery", "unknown user",
 }
 
 // otherCausePhrases name a cause that is not the address: a full mailbox,
@@ -111,8 +123,8 @@ var otherCausePhrases = []string{
 	"spam", "blocked", "blacklist", "blocklist", "block list", "black list", "denylist", "rbl",
 	"reputation", "policy", "spf", "dkim", "dmarc", "authentication", "not authorized",
 	"relay access denied", "relaying denied", "relay not permitted", "relaying", "rate limit",
-	"too many", "temporar", "try again", "virus", "content", "sender address rejected",
-	"sender rejected", "suspended", "disabled", "inactive", "deactivated", "locked",
+	"too many", "virus", "content", "sender address rejected",
+	"sender rejected", "sender address", "suspended", "disabled", "deactivated", "locked",
 }
 
 func saysAddressUnknown(d string) bool {
@@ -126,7 +138,7 @@ func otherCause(d string) bool {
 // soundsTemporary reports words of a temporary failure.
 func soundsTemporary(d string) bool {
 	d = strings.ToLower(d)
-	return containsAny(d, []string{"temporar", "try again", "will retry", "persistent", "deferred", "delayed", "still trying"})
+	return containsAny(d, []string{"temporar", "try again later", "will retry", "will be retried", "persistent", "deferred", "delayed", "still trying", "retry timeout exceeded", "retry time not reached"})
 }
 
 func containsAny(s string, list []string) bool {
@@ -136,4 +148,47 @@ func containsAny(s string, list []string) bool {
 		}
 	}
 	return false
+}
+
+// SMTP commands a rejection can answer, as far as the text tells.
+const (
+	cmdUnknown = ""
+	cmdConnect = "CONNECT"
+	cmdMail    = "MAIL"
+	cmdRcpt    = "RCPT"
+	cmdData    = "DATA"
+)
+
+var (
+	inReplyToRe    = regexp.MustCompile(`(?i)(?:in reply to|after|response to|command was|smtp command|while sending|after sending)[ \t:]*(?:end of )?(rcpt|mail|data|ehlo|helo|connect|greeting)\b`)
+	transcriptRe   = regexp.MustCompile(`(?im)^[ \t>]*>>>[ \t]*(rcpt|mail|data|ehlo|helo|\.)\b`)
+	rcptResponseRe = regexp.MustCompile(`(?i)\b(rcpt to|rcpt)\b[ \t]*(?:response|command|<)`)
+)
+
+// smtpCommand tells which SMTP command the failure answered, when the
+// diagnostic says so ("in reply to RCPT TO command", "after end of data",
+// a ">>> DATA" transcript line).
+func smtpCommand(diag string) string {
+	norm := func(c string) string {
+		switch strings.ToLower(c) {
+		case "rcpt":
+			return cmdRcpt
+		case "mail":
+			return cmdMail
+		case "data", ".":
+			return cmdData
+		default:
+			return cmdConnect
+		}
+	}
+	if m := transcriptRe.FindAllStringSubmatch(diag, -1); len(m) > 0 {
+		return norm(m[len(m)-1][1])
+	}
+	if m := inReplyToRe.FindStringSubmatch(diag); m != nil {
+		return norm(m[1])
+	}
+	if rcptResponseRe.MatchString(diag) {
+		return cmdRcpt
+	}
+	return cmdUnknown
 }

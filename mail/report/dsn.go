@@ -58,16 +58,17 @@ func parseDSN(rep *Report, m *message) {
 		nonStandardRecipients(rep, m)
 	}
 	// Some reporters leave Diagnostic-Code out and write the remote reply
-	// only in the human-readable part.
+	// only in the human-readable part; others write there which SMTP
+	// command failed ("in reply to end of DATA command").
+	texts := textBlocks(m)
 	for i := range rep.Recipients {
 		rc := &rep.Recipients[i]
+		text := texts[strings.ToLower(rc.Address)]
 		if rc.Diagnostic == "" || isBareStatusText(rc.Diagnostic) {
-			if d := textDiagnosticFor(m, rc.Address); d != "" {
-				if rc.Diagnostic != "" {
-					d = rc.Diagnostic + " " + d
-				}
-				rc.Diagnostic = d
-			}
+			rc.Diagnostic = strings.TrimSpace(rc.Diagnostic + " " + text)
+		}
+		if rc.Command = smtpCommand(rc.Diagnostic); rc.Command == "" {
+			rc.Command = smtpCommand(text)
 		}
 	}
 }
@@ -109,9 +110,6 @@ func dsnRecipients(rep *Report, fields []field) []Recipient {
 			continue
 		}
 		repeat := has[f.name] && (f.name == "final-recipient" || f.name == "original-recipient" || f.name == "action" || f.name == "status")
-		if f.name == "original-recipient" && has["final-recipient"] && has["action"] {
-			repeat = true
-		}
 		if cur == nil || f.group != curGroup || repeat {
 			start(f.group)
 		}
@@ -152,6 +150,11 @@ func dsnRecipients(rep *Report, fields []field) []Recipient {
 		}
 		if rc.Address == "" && rc.Action == "" && rc.Status == "" {
 			continue
+		}
+		if rc.Action == "" && rc.Status == "" {
+			// A recipient listed in a delivery report with nothing else
+			// said about it did not get its message.
+			rc.Action = "failed"
 		}
 		kept = append(kept, rc)
 	}

@@ -29,7 +29,7 @@ var bounceSubjects = []string{
 }
 
 // daemonLocalParts are the usual senders of bounces.
-var daemonLocalParts = []string{"mailer-daemon", "mailer_daemon", "maildaemon", "mail-daemon", "postmaster", "mdaemon", "bounce", "mail.delivery", "mailerdaemon", "nobody"}
+var daemonLocalParts = []string{"mailer-daemon", "mailer_daemon", "maildaemon", "mail-daemon", "postmaster", "mdaemon", "bounce", "mail.delivery", "mailerdaemon", "post_master", "nobody"}
 
 // bounceBodyPhrases are unambiguous sentences of bounce texts. Lower case.
 var bounceBodyPhrases = []string{
@@ -126,14 +126,22 @@ func nonStandardRecipients(rep *Report, m *message) {
 
 	blocks := anchorBlocks(notice, excluded)
 	if len(blocks) == 0 {
+		// Bounces of a message sent to oneself name the bounce's own
+		// recipient: try again excluding only senders.
+		blocks = anchorBlocks(notice, senderAddresses(m))
+	}
+	if len(blocks) == 0 {
 		for _, a := range findAddresses(m.header.Get("X-Failed-Recipients")) {
 			blocks = append(blocks, block{addr: a})
 		}
 	}
 	if len(blocks) == 0 {
-		// Last resort: the one address the notice talks about.
-		if addrs := candidateAddresses(notice, excluded); len(addrs) == 1 {
-			blocks = append(blocks, block{addr: addrs[0]})
+		// Last resort: the returned message had a single recipient.
+		for _, rh := range m.returned {
+			if to := findAddresses(rh.Get("To") + "," + rh.Get("Cc")); len(to) == 1 {
+				blocks = append(blocks, block{addr: to[0]})
+				break
+			}
 		}
 	}
 	single := len(blocks) == 1
@@ -202,6 +210,20 @@ func isDelayNotice(subject, notice string) bool {
 		"has been delayed", "not yet been delivered"})
 }
 
+// senderAddresses are the addresses that sent the bounce or the original.
+func senderAddresses(m *message) map[string]bool {
+	ex := map[string]bool{}
+	for _, a := range findAddresses(m.header.Get("From") + "," + m.header.Get("Sender")) {
+		ex[strings.ToLower(a)] = true
+	}
+	for _, rh := range m.returned {
+		for _, a := range findAddresses(rh.Get("From") + "," + rh.Get("Sender")) {
+			ex[strings.ToLower(a)] = true
+		}
+	}
+	return ex
+}
+
 // excludedAddresses are the addresses a bounce mentions that are not
 // failed recipients: the bounce's own sender and recipient, and the
 // original's sender.
@@ -244,22 +266,6 @@ func isDaemonAddress(a string) bool {
 	return local == "mailer-daemon" || local == "postmaster" || local == "mail-daemon" || local == "mailerdaemon"
 }
 
-// candidateAddresses lists the distinct addresses in the notice that may
-// be recipients.
-func candidateAddresses(notice string, excluded map[string]bool) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, a := range findAddresses(notice) {
-		k := strings.ToLower(a)
-		if excluded[k] || seen[k] || isDaemonAddress(a) {
-			continue
-		}
-		seen[k] = true
-		out = append(out, a)
-	}
-	return out
-}
-
 // block is one recipient's part of a text bounce.
 type block struct {
 	addr string
@@ -272,9 +278,17 @@ var headerLineRe = regexp.MustCompile(`(?i)^[ \t>]*(to|from|cc|bcc|subject|sent|
 
 // anchorRe finds an address that opens a recipient block: the line starts
 // with it (optionally after a reply code, a status code, "<<<", a list
-// marker or a label ending in ":"), and what follows is nothing, ":",
-// "...", " on <date>", or a parenthesis.
-var anchorRe = regexp.MustCompile(`(?i)^[ \t>*\-•]*(?:<<<[ \t]*|>>>[ \t]*)?(?:[245]\d\d[ \t-]+)?(?:#?[245]\.\d{1,3}\.\d{1,3}[ \t]+)?(?:(?:original |final |failed |invalid |bad |unknown )?(?:recipient|recipients|address|addressed to|rcpt to|user|mailbox|e-mail|email)(?:\(s\))?(?: address(?:es)?)?[ \t]*[:=][ \t]*)?(?:rfc822;[ \t]*)?["'<(\[]*([^\s"'<>()\[\]:,;]+@[^\s"'<>()\[\]:,;]+?)[>"')\]]*[ \t]*(:|\.\.\.|,|;|$|[ \t]+on[ \t]|[ \t]*\(|[ \t]+-|[ \t]+<|[ \t]+\.\.\.|[ \t]+\[|[ \t]+(?:was|is|has|could|failed|does|did|user|mailbox|unknown|not|no|because|reason|error|delivery)\b)`)
+// marker or a label ending in ":"), and it is followed by the end of the
+// line, ":", "...", a separator or a blank.
+var anchorRe = regexp.MustCompile(`(?i)^[ \t>*\-•]*(?:<<<[ \t]*|>>>[ \t]*)?(?:[245]\d\d[ \t-]+)?(?:#?[245]\.\d{1,3}\.\d{1,3}[ \t]+)?(?:(?:original |final |failed |invalid |bad |unknown )?(?:recipient|recipients|address|addressed to|rcpt to|user|mailbox|e-mail|email)(?:\(s\))?(?: address(?:es)?)?[ \t]*[:=][ \t]*)?(?:rfc822;[ \t]*)?["'<(\[]*([^\s"'<>()\[\]:,;]+@[^\s"'<>()\[\]:,;]+?)[>"')\]]*[ \t]*(:|\.\.\.|,|;|$|[ \t])`)
+
+// rcptToRe finds the address of a transcript's RCPT TO command anywhere in
+// a line (">>> RCPT TO:<addr>", "In: RCPT TO:<addr>", "after RCPT TO:<addr>").
+var rcptToRe = regexp.MustCompile(`(?i)\bRCPT TO:[ \t]*<([^\s<>@]+@[^\s<>]+)>`)
+
+// labelAnchorRe finds an address after a label anywhere in a line:
+// "Address: <addr>", "Invalid final delivery userid: addr".
+var labelAnchorRe = regexp.MustCompile(`(?i)\b(?:address|recipient|recipients|userid|user id|user|mailbox|rcpt)(?:\(s\))?[ \t]*:[ \t]*["'<]*([^\s"'<>()\[\]:,;]+@[^\s"'<>()\[\]:,;]+)`)
 
 // anchorBlocks splits the notice into per-recipient blocks.
 func anchorBlocks(notice string, excluded map[string]bool) []block {
@@ -289,19 +303,30 @@ func anchorBlocks(notice string, excluded map[string]bool) []block {
 		if headerLineRe.MatchString(l) {
 			continue
 		}
-		m := anchorRe.FindStringSubmatchIndex(l)
-		if m == nil {
+		addr, rest := "", ""
+		if m := anchorRe.FindStringSubmatchIndex(l); m != nil {
+			addr, rest = l[m[2]:m[3]], l[m[3]:]
+		} else if m := rcptToRe.FindStringSubmatchIndex(l); m != nil {
+			addr, rest = l[m[2]:m[3]], l[m[1]:]
+		} else if m := labelAnchorRe.FindStringSubmatchIndex(l); m != nil {
+			addr, rest = l[m[2]:m[3]], l[:m[0]]+" "+l[m[1]:]
+		} else {
 			continue
 		}
-		addr := strings.Trim(l[m[2]:m[3]], ".")
+		addr = strings.Trim(addr, ".")
 		if !strings.Contains(addr, "@") || strings.HasPrefix(addr, "@") || strings.HasSuffix(addr, "@") {
 			continue
 		}
 		k := strings.ToLower(addr)
-		if excluded[k] || isDaemonAddress(addr) {
+		if excluded[k] {
 			continue
 		}
-		anchors = append(anchors, anchor{line: i, addr: addr, rest: l[m[3]:]})
+		// postmaster@ is a recipient only when it stands alone on its
+		// line (a list of failed addresses), not in "contact postmaster@".
+		if isDaemonAddress(addr) && strings.TrimSpace(strings.Trim(strings.TrimSpace(rest), ">:")) != "" {
+			continue
+		}
+		anchors = append(anchors, anchor{line: i, addr: addr, rest: rest})
 	}
 	var blocks []block
 	index := map[string]int{}
@@ -341,11 +366,13 @@ func blockFor(notice, addr string, excluded map[string]bool) string {
 	return ""
 }
 
-// textDiagnosticFor looks up addr in the human-readable parts of m.
-func textDiagnosticFor(m *message, addr string) string {
-	if addr == "" {
-		return ""
-	}
+// textBlocks maps each address named in the human-readable parts of m to
+// the text about it.
+func textBlocks(m *message) map[string]string {
 	notice, _ := splitOriginal(strings.Join(m.texts, "\n"))
-	return blockFor(notice, addr, excludedAddresses(m))
+	out := map[string]string{}
+	for _, b := range anchorBlocks(notice, excludedAddresses(m)) {
+		out[strings.ToLower(b.addr)] = strings.TrimSpace(b.text)
+	}
+	return out
 }

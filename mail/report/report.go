@@ -89,9 +89,12 @@ type Recipient struct {
 	Diagnostic        string // the remote server's words, unfolded
 	DiagnosticType    string // "smtp", "x-postfix", ... (Diagnostic-Code type)
 	RemoteMTA         string
-	LastAttemptDate   time.Time
-	WillRetryUntil    time.Time
-	Class             Class
+	// Command is the SMTP command the failure answered ("RCPT", "DATA",
+	// "MAIL", "CONNECT") when the report says so, else "".
+	Command         string
+	LastAttemptDate time.Time
+	WillRetryUntil  time.Time
+	Class           Class
 }
 
 // MDN holds the fields of an RFC 8098 disposition notification.
@@ -182,7 +185,10 @@ func finishRecipient(rc *Recipient) {
 	if rc.Status == "" {
 		rc.Status = statusFromText(rc.Action, rc.ReplyCode, rc.Diagnostic)
 	}
-	rc.Class = classify(rc.Action, rc.Status, rc.ReplyCode, rc.Diagnostic)
+	if rc.Command == "" {
+		rc.Command = smtpCommand(rc.Diagnostic)
+	}
+	rc.Class = classify(rc.Action, rc.Status, rc.ReplyCode, rc.Diagnostic, rc.Command)
 }
 
 const maxDiagnostic = 2000

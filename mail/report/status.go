@@ -200,13 +200,33 @@ func preferStatus(field, inText string, reply int) string {
 	if field[0] != inText[0] {
 		return field
 	}
-	if strings.HasSuffix(field, ".0.0") {
+	fs, ts := specificity(field), specificity(inText)
+	switch {
+	case ts > fs:
 		return inText
-	}
-	if strings.HasSuffix(field, ".0") && !strings.HasSuffix(inText, ".0") {
+	case fs > ts:
+		return field
+	case field[1:] == ".4.7" || field[2:] == "4.7":
+		// "delivery time expired" says only that retrying stopped; the
+		// remote reply says why.
+		return inText
+	case strings.HasPrefix(field[1:], ".1.1") && strings.HasPrefix(inText[1:], ".7."):
+		// A reporter mapping every 550 to X.1.1 while the remote server
+		// said it was a policy rejection.
 		return inText
 	}
 	return field
+}
+
+// specificity ranks X.0.0 below X.Y.0 below X.Y.Z.
+func specificity(code string) int {
+	switch {
+	case strings.HasSuffix(code, ".0.0"):
+		return 0
+	case strings.HasSuffix(code, ".0"):
+		return 1
+	}
+	return 2
 }
 
 // statusFromText gives a class-level status when neither a Status field
