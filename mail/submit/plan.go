@@ -1,0 +1,140 @@
+package submit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+
+	"mailroom/mail"
+	"mailroom/mail/wire"
+)
+
+// plan is the envelope as it will be spoken to this server: addresses in
+// the form the server can take (A-label domains without SMTPUTF8), MAIL and
+// RCPT parameters, and the body positioned at its start.
+type plan struct {
+	from     string
+	mailOpts *smtp.MailOptions
+	dsn      bool // DSN parameters really go on the wire
+	rcpts    []string
+	rcptOpts []*smtp.RcptOptions
+	rcptErr  []*mail.Reply // a recipient refused locally (never sent)
+	body     io.Reader
+}
+
+// plan checks the envelope and the body before any command is sent. An
+// error means the whole message can never be sent (Rejected).
+func (t *txn) plan(body io.Reader) (*plan, *mail.Error) {
+	c, env := t.s.c, t.env
+	p := &plan{mailOpts: &smtp.MailOptions{}, body: body}
+
+	if env.EnvID != "" && !printableASCII(env.EnvID, 100) {
+		return nil, fail(mail.Rejected, "MAIL", fmt.Errorf("ENVID %q must be 1-100 printable ASCII characters (RFC 3461 4.4)", env.EnvID))
+	}
+
+	utf8OK, _ := c.Extension("SMTPUTF8")
+	needUTF8 := !isASCII(env.From)
+	for _, a := range env.Recipients {
+		needUTF8 = needUTF8 || !isASCII(a)
+	}
+	useUTF8 := needUTF8 && utf8OK
+	p.mailOpts.UTF8 = useUTF8
+
+	from, err := wireAddress(env.From, useUTF8)
+	if err != nil {
+		return nil, fail(mail.Rejected, "MAIL", fmt.Errorf("sender: %w", err))
+	}
+	p.from = from
+
+	dsnOK, _ := c.Extension("DSN")
+	p.dsn = env.RequestDSN && dsnOK
+	if p.dsn {
+		p.mailOpts.Return = smtp.DSNReturnHeaders
+		p.mailOpts.EnvelopeID = env.EnvID
+	}
+
+	p.rcpts = make([]string, len(env.Recipients))
+	p.rcptOpts = make([]*smtp.RcptOptions, len(env.Recipients))
+	p.rcptErr = make([]*mail.Reply, len(env.Recipients))
+	for i, a := range env.Recipients {
+		addr, err := wireAddress(a, useUTF8)
+		if err != nil {
+			p.rcptErr[i] = &mail.Reply{Command: "RCPT", Text: err.Error()}
+			continue
+		}
+		p.rcpts[i] = addr
+		if p.dsn {
+			o := &smtp.RcptOptions{
+				Notify:                []smtp.DSNNotify{smtp.DSNNotifySuccess, smtp.DSNNotifyFailure, smtp.DSNNotifyDelayed},
+				OriginalRecipientType: smtp.DSNAddressTypeRFC822,
+				OriginalRecipient:     a,
+			}
+			if !isASCII(a) { // RFC 6533: utf-8-addr-xtext / unitext
+				o.OriginalRecipientType = smtp.DSNAddressTypeUTF8
+			}
+			p.rcptOpts[i] = o
+		}
+	}
+
+	// A body we can rewind is checked whole before MAIL, so a bad line is
+	// refused without opening a transaction, and its size can be declared
+	// (RFC 1870) so an oversized message is refused at MAIL.
+	if sk, ok := body.(io.Seeker); ok {
+		start, err := sk.Seek(0, io.SeekCurrent)
+		if err == nil {
+			n, err := io.Copy(io.Discard, wire.Reader(body))
+			if _, serr := sk.Seek(start, io.SeekStart); serr != nil && err == nil {
+				err = serr
+			}
+			if err != nil {
+				return nil, fail(mail.Rejected, "DATA", err)
+			}
+			p.mailOpts.Size = n
+		}
+	}
+	return p, nil
+}
+
+// wireAddress checks one envelope address and, when the server cannot take
+// UTF-8, converts its domain to A-labels. A non-ASCII local part cannot be
+// expressed without SMTPUTF8.
+func wireAddress(a string, utf8 bool) (string, error) {
+	if strings.ContainsAny(a, "\r\n\x00<>") {
+		return "", fmt.Errorf("%q contains characters not allowed in an address", a)
+	}
+	if a == "" || utf8 || isASCII(a) {
+		return a, nil
+	}
+	ascii, err := mail.Address{Address: a}.ASCIIDomain()
+	if err != nil {
+		return "", err
+	}
+	if !isASCII(ascii) {
+		return "", errors.New("the address " + a + " has a non-ASCII local part and the server does not offer SMTPUTF8")
+	}
+	return ascii, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func printableASCII(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '!' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
