@@ -1,0 +1,308 @@
+package imapsource
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// Mailboxes lists every mailbox. With SPECIAL-USE and LIST-EXTENDED it asks
+// for the special-use attributes explicitly (RFC 6154 section 2); servers
+// with SPECIAL-USE alone send them in plain LIST anyway.
+func (c *conn) Mailboxes(ctx context.Context) (out []MailboxInfo, err error) {
+	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	caps := c.client.Caps()
+	var lo *imap.ListOptions
+	if caps.Has(imap.CapSpecialUse) && caps.Has(imap.CapListExtended) {
+		lo = &imap.ListOptions{ReturnSpecialUse: true}
+	}
+	list, err := c.client.List("", "*", lo).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("imap: LIST: %w", err)
+	}
+	for _, l := range list {
+		mi := MailboxInfo{Name: l.Mailbox}
+		for _, a := range l.Attrs {
+			mi.Attrs = append(mi.Attrs, string(a))
+		}
+		out = append(out, mi)
+	}
+	return out, nil
+}
+
+// ensure selects mailbox unless it is selected already in a suitable mode.
+// Reading never needs write access: EXAMINE guarantees that nothing we do
+// while reading changes flags.
+func (c *conn) ensure(mailbox string, write bool) (*imap.SelectData, error) {
+	if c.selected == mailbox && (!write || !c.readOnly) {
+		return nil, nil
+	}
+	data, err := c.client.Select(mailbox, &imap.SelectOptions{ReadOnly: !write}).Wait()
+	if err != nil {
+		c.selected = ""
+		return nil, fmt.Errorf("imap: select %q: %w", mailbox, err)
+	}
+	c.selected, c.readOnly = mailbox, !write
+	return data, nil
+}
+
+// Select re-opens mailbox read-only to learn its current UIDVALIDITY and
+// UIDNEXT.
+func (c *conn) Select(ctx context.Context, mailbox string) (uidValidity, uidNext uint32, err error) {
+	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer end(&err)
+	c.selected = "" // force a fresh SELECT
+	data, err := c.ensure(mailbox, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	return data.UIDValidity, uint32(data.UIDNext), nil
+}
+
+// candidateBatch bounds the UIDs per FETCH so that command lines stay far
+// below server limits (Dovecot: 64 KiB) even for scattered UIDs.
+const candidateBatch = 500
+
+// Candidates runs one UID SEARCH for report-like messages at or above
+// sinceUID, then one UID FETCH per batch for their size, structure and a few
+// header fields. No body is transferred.
+func (c *conn) Candidates(ctx context.Context, mailbox string, sinceUID uint32) (out []Candidate, err error) {
+	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	if _, err := c.ensure(mailbox, false); err != nil {
+		return nil, err
+	}
+	sinceUID = max(sinceUID, 1)
+	sd, err := c.client.UIDSearch(searchCriteria(sinceUID), nil).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("imap: UID SEARCH: %w", err)
+	}
+	var uids []imap.UID
+	for _, u := range sd.AllUIDs() {
+		// "n:*" always includes the highest UID, even when it is below
+		// n (RFC 3501 section 6.4.8): drop what we have seen already.
+		if uint32(u) >= sinceUID {
+			uids = append(uids, u)
+		}
+	}
+	for len(uids) > 0 {
+		n := min(len(uids), candidateBatch)
+		batch := uids[:n]
+		uids = uids[n:]
+		got, err := c.describe(batch)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+func (c *conn) describe(uids []imap.UID) ([]Candidate, error) {
+	var set imap.UIDSet
+	set.AddNum(uids...)
+	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: candidateHeaders, Peek: true}
+	cmd := c.client.Fetch(set, &imap.FetchOptions{
+		UID:           true,
+		RFC822Size:    true,
+		BodyStructure: &imap.FetchItemBodyStructure{},
+		BodySection:   []*imap.FetchItemBodySection{hdr},
+	})
+	bufs, err := cmd.Collect()
+	if err != nil {
+		return nil, fmt.Errorf("imap: UID FETCH (candidates): %w", err)
+	}
+	out := make([]Candidate, 0, len(bufs))
+	for _, b := range bufs {
+		if b.UID == 0 {
+			continue // an unsolicited FETCH (flag change) for another message
+		}
+		out = append(out, describeCandidate(b, hdr))
+	}
+	sortCandidates(out)
+	return out, nil
+}
+
+// Fetch downloads one message, at most maxBytes+1 bytes of it.
+func (c *conn) Fetch(ctx context.Context, mailbox string, uid uint32, maxBytes int64) (body []byte, err error) {
+	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer end(&err)
+	if _, err := c.ensure(mailbox, false); err != nil {
+		return nil, err
+	}
+	if maxBytes <= 0 || maxBytes >= 1<<32-2 {
+		return nil, fmt.Errorf("imap: fetch cap %d out of range", maxBytes)
+	}
+	sec := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: maxBytes + 1}}
+	cmd := c.client.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{sec},
+	})
+	found := false
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			bs, ok := item.(imapclient.FetchItemDataBodySection)
+			if !ok || bs.Literal == nil || found {
+				continue
+			}
+			found = true
+			body, err = io.ReadAll(io.LimitReader(bs.Literal, maxBytes+1))
+			if err != nil {
+				cmd.Close()
+				return nil, fmt.Errorf("imap: fetch UID %d: %w", uid, err)
+			}
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, fmt.Errorf("imap: fetch UID %d: %w", uid, err)
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: UID %d in %q", ErrNotFound, uid, mailbox)
+	}
+	c.bodies.Add(1)
+	c.bodyBytes.Add(int64(len(body)))
+	if int64(len(body)) > maxBytes {
+		return nil, fmt.Errorf("%w: UID %d in %q is over %d bytes", ErrTooLarge, uid, mailbox, maxBytes)
+	}
+	return body, nil
+}
+
+// Append stores a message (the Sent copy).
+func (c *conn) Append(ctx context.Context, mailbox string, flags []string, date time.Time, body []byte) (uid uint32, err error) {
+	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
+	if err != nil {
+		return 0, err
+	}
+	defer end(&err)
+	opts := &imap.AppendOptions{Time: date}
+	for _, f := range flags {
+		opts.Flags = append(opts.Flags, imap.Flag(f))
+	}
+	cmd := c.client.Append(mailbox, int64(len(body)), opts)
+	if _, err := cmd.Write(body); err != nil {
+		cmd.Close()
+		return 0, fmt.Errorf("imap: append to %q: %w", mailbox, err)
+	}
+	if err := cmd.Close(); err != nil {
+		return 0, fmt.Errorf("imap: append to %q: %w", mailbox, err)
+	}
+	data, err := cmd.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("imap: append to %q: %w", mailbox, err)
+	}
+	return uint32(data.UID), nil
+}
+
+// Move files one message into dest.
+func (c *conn) Move(ctx context.Context, mailbox string, uid uint32, dest string) (err error) {
+	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	caps := c.client.Caps()
+	if !caps.Has(imap.CapMove) && !caps.Has(imap.CapUIDPlus) {
+		// go-imap's fallback would be COPY + STORE \Deleted + EXPUNGE of
+		// the whole mailbox, which also removes the user's own deleted
+		// messages. Refuse instead.
+		return fmt.Errorf("%w: MOVE (no MOVE or UIDPLUS)", ErrUnsupported)
+	}
+	if _, err := c.ensure(mailbox, true); err != nil {
+		return err
+	}
+	if _, err := c.client.Move(imap.UIDSetNum(imap.UID(uid)), dest).Wait(); err != nil {
+		return fmt.Errorf("imap: move UID %d from %q to %q: %w", uid, mailbox, dest, err)
+	}
+	return nil
+}
+
+// WaitForChange waits for new mail in mailbox with IDLE (RFC 2177) when the
+// server offers it, else by NOOP every PollInterval.
+func (c *conn) WaitForChange(ctx context.Context, mailbox string, maxIdle time.Duration) (err error) {
+	if maxIdle <= 0 || maxIdle > MaxIdle {
+		maxIdle = MaxIdle
+	}
+	// Only ctx bounds the wait itself; each command inside has its own
+	// timeout through the socket deadlines of go-imap.
+	_, end, err := c.begin(ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	if _, err := c.ensure(mailbox, false); err != nil {
+		return err
+	}
+	// A signal pending from before this call (new mail during the
+	// caller's sync) ends the wait at once: a spurious wake costs one
+	// SEARCH, a dropped one would delay a report by maxIdle.
+	timer := time.NewTimer(maxIdle)
+	defer timer.Stop()
+
+	if c.client.Caps().Has(imap.CapIdle) {
+		idle, err := c.client.Idle()
+		if err != nil {
+			return fmt.Errorf("imap: IDLE: %w", err)
+		}
+		var waitErr error
+		select {
+		case <-c.changed:
+		case <-timer.C:
+		case <-ctx.Done():
+			waitErr = ctx.Err()
+		case <-c.client.Closed():
+			waitErr = fmt.Errorf("imap: connection closed during IDLE")
+		}
+		if err := idle.Close(); err != nil && waitErr == nil {
+			waitErr = fmt.Errorf("imap: end IDLE: %w", err)
+		}
+		if waitErr == nil {
+			done := make(chan error, 1)
+			go func() { done <- idle.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					waitErr = fmt.Errorf("imap: end IDLE: %w", err)
+				}
+			case <-time.After(c.opt.CommandTimeout):
+				waitErr = fmt.Errorf("imap: end IDLE: no answer within %v", c.opt.CommandTimeout)
+			}
+		}
+		return waitErr
+	}
+
+	poll := time.NewTicker(min(c.opt.PollInterval, maxIdle))
+	defer poll.Stop()
+	for {
+		select {
+		case <-c.changed:
+			return nil
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-poll.C:
+			// EXISTS/EXPUNGE in the NOOP response arrive through the
+			// unilateral handler and signal c.changed.
+			if err := c.client.Noop().Wait(); err != nil {
+				return fmt.Errorf("imap: NOOP: %w", err)
+			}
+		}
+	}
+}

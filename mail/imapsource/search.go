@@ -1,0 +1,131 @@
+package imapsource
+
+import (
+	"bufio"
+	"bytes"
+	"mime"
+	"net/mail"
+	"sort"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/textproto"
+)
+
+// candidateHeaders are the header fields fetched for each candidate: enough
+// to say why it was picked and, for replies, whether it answers one of our
+// messages, before anyone decides to download the body.
+var candidateHeaders = []string{"From", "Message-ID", "In-Reply-To", "References", "Date",
+	"Content-Type", "Auto-Submitted", "X-Failed-Recipients", "Subject"}
+
+// bounceSubjects are subject words of non-standard bounces whose sender is
+// neither MAILER-DAEMON nor postmaster (a hosted service's own address).
+var bounceSubjects = []string{"Undeliver", "Returned mail", "Delivery Status Notification",
+	"Delivery Failure", "failure notice", "Mail delivery failed"}
+
+// searchCriteria builds "UID n:* (OR ...)" over every sign of a report.
+// Each key is a substring match done by the server (RFC 3501 section
+// 6.4.4), so ordinary mail is told apart without downloading it.
+func searchCriteria(sinceUID uint32) *imap.SearchCriteria {
+	var set imap.UIDSet
+	set.AddRange(imap.UID(sinceUID), 0) // 0 is "*"
+	hdr := func(k, v string) imap.SearchCriteria {
+		return imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: k, Value: v}}}
+	}
+	keys := []imap.SearchCriteria{
+		hdr("Content-Type", "report"),
+		hdr("Auto-Submitted", "auto-"),
+		hdr("From", "mailer-daemon"),
+		hdr("From", "postmaster"),
+		// An empty value matches every message that has the field at all.
+		hdr("X-Failed-Recipients", ""),
+		hdr("In-Reply-To", "@"),
+		hdr("References", "@"),
+	}
+	for _, s := range bounceSubjects {
+		keys = append(keys, hdr("Subject", s))
+	}
+	return &imap.SearchCriteria{UID: []imap.UIDSet{set}, Or: orTree(keys)}
+}
+
+// orTree folds keys into IMAP's binary OR: OR a (OR b (OR c d)).
+func orTree(keys []imap.SearchCriteria) [][2]imap.SearchCriteria {
+	if len(keys) < 2 {
+		return nil
+	}
+	acc := keys[len(keys)-1]
+	for i := len(keys) - 2; i >= 1; i-- {
+		acc = imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{keys[i], acc}}}
+	}
+	return [][2]imap.SearchCriteria{{keys[0], acc}}
+}
+
+func describeCandidate(b *imapclient.FetchMessageBuffer, hdr *imap.FetchItemBodySection) Candidate {
+	c := Candidate{UID: uint32(b.UID), Size: b.RFC822Size}
+	if b.BodyStructure != nil {
+		c.MediaType = b.BodyStructure.MediaType()
+		if mp, ok := b.BodyStructure.(*imap.BodyStructureMultiPart); ok && mp.Extended != nil {
+			c.ReportType = strings.ToLower(mp.Extended.Params["report-type"])
+		}
+	}
+	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(b.FindBodySection(hdr))))
+	get := func(k string) string { return strings.TrimSpace(h.Get(k)) }
+	c.From, c.MessageID, c.InReplyTo, c.References = get("From"), get("Message-Id"), get("In-Reply-To"), get("References")
+	if d, err := mail.ParseDate(get("Date")); err == nil {
+		c.Date = d
+	}
+	ct := strings.ToLower(get("Content-Type"))
+	if mt, params, err := mime.ParseMediaType(ct); err == nil {
+		if c.MediaType == "" {
+			c.MediaType = mt
+		}
+		if c.ReportType == "" && mt == "multipart/report" {
+			c.ReportType = strings.ToLower(params["report-type"])
+		}
+	}
+	from := strings.ToLower(c.From)
+	add := func(ok bool, r string) {
+		if ok {
+			c.Reasons = append(c.Reasons, r)
+		}
+	}
+	add(strings.Contains(ct, "report") || c.MediaType == "multipart/report", ReasonReportType)
+	add(b.BodyStructure != nil && hasReportPart(b.BodyStructure), ReasonReportPart)
+	add(strings.HasPrefix(strings.ToLower(get("Auto-Submitted")), "auto-"), ReasonAutoSubmitted)
+	add(strings.Contains(from, "mailer-daemon"), ReasonMailerDaemon)
+	add(strings.Contains(from, "postmaster"), ReasonPostmaster)
+	add(len(h.Values("X-Failed-Recipients")) > 0, ReasonFailedRcpts)
+	add(strings.Contains(c.InReplyTo, "@"), ReasonInReplyTo)
+	add(!strings.Contains(c.InReplyTo, "@") && strings.Contains(c.References, "@"), ReasonReferences)
+	subj := strings.ToLower(get("Subject"))
+	for _, s := range bounceSubjects {
+		if strings.Contains(subj, strings.ToLower(s)) {
+			add(true, ReasonSubject)
+			break
+		}
+	}
+	if len(c.Reasons) == 0 {
+		c.Reasons = []string{ReasonOther}
+	}
+	return c
+}
+
+// hasReportPart reports a machine-readable report part anywhere in the
+// structure (a bounce forwarded as an attachment, a report inside a digest).
+func hasReportPart(bs imap.BodyStructure) bool {
+	found := false
+	bs.Walk(func(_ []int, part imap.BodyStructure) bool {
+		switch part.MediaType() {
+		case "message/delivery-status", "message/global-delivery-status",
+			"message/disposition-notification", "message/global-disposition-notification":
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+func sortCandidates(cs []Candidate) {
+	sort.Slice(cs, func(i, j int) bool { return cs[i].UID < cs[j].UID })
+}
