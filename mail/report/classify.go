@@ -38,7 +38,7 @@ func classify(action, status string, reply int, diag, command string) Class {
 	if c == '2' && action != "failed" {
 		return ClassSuccess
 	}
-	if isAddressFailure(status, reply, diag, command) {
+	if isAddressFailure(status, reply, diag, command) && !(c == '4' && action != "failed") {
 		return ClassPermanentAddress
 	}
 	return ClassPermanentOther
@@ -61,10 +61,13 @@ var nonAddressSubjects = []string{"1.7", "1.8", "2.2", "2.3", "3.4", "6.", "7."}
 // 5.x.x status (or an unknown one) whose code or words say the mailbox or
 // domain does not exist.
 func isAddressFailure(status string, reply int, diag, command string) bool {
-	if status != "" && status[0] == '4' || status == "" && reply >= 400 && reply < 500 {
-		return false
-	}
 	d := strings.ToLower(diag)
+	if status != "" && status[0] == '4' || status == "" && reply >= 400 && reply < 500 {
+		// A temporary code on a final failure blames the address only
+		// when its subject does (Postfix's "450 4.1.1 ... User unknown"
+		// that it gave up on).
+		return status != "" && addressCodes[status[2:]] && saysAddressUnknown(d) && !otherCause(d)
+	}
 	if status != "" {
 		sub := status[2:]
 		if addressCodes[sub] {

@@ -37,6 +37,9 @@ type message struct {
 	// returned holds the headers of returned messages: text/rfc822-headers,
 	// message/rfc822, message/global, message/global-headers.
 	returned []textproto.Header
+	// attached holds the raw bytes of attached messages (a forwarded
+	// report may be one of them).
+	attached [][]byte
 
 	parts int
 }
@@ -114,6 +117,9 @@ func (m *message) walk(h textproto.Header, body []byte, depth int, inReturned bo
 		m.returned = append(m.returned, rh)
 	case ct == "message/rfc822" || ct == "message/global" || ct == "message/partial":
 		inner := decodeBody(h, body)
+		if !inReturned && len(m.attached) < 4 {
+			m.attached = append(m.attached, inner)
+		}
 		rh, rest := readHeaderLenient(inner)
 		m.returned = append(m.returned, rh)
 		// A bounce forwarded as an attachment carries its report inside;

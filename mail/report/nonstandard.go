@@ -286,6 +286,10 @@ var anchorRe = regexp.MustCompile(`(?i)^[ \t>*\-•]*(?:<<<[ \t]*|>>>[ \t]*)?(?:
 // a line (">>> RCPT TO:<addr>", "In: RCPT TO:<addr>", "after RCPT TO:<addr>").
 var rcptToRe = regexp.MustCompile(`(?i)\bRCPT TO:[ \t]*<([^\s<>@]+@[^\s<>]+)>`)
 
+// tailAnchorRe finds an address that ends a line after a colon or after
+// "to"/"for": "Mailbox exceeds allowed size: addr", "undeliverable to addr".
+var tailAnchorRe = regexp.MustCompile(`(?i)(?::|\bto|\bfor)[ \t]*["'<]*([^\s"'<>()\[\]:,;]+@[^\s"'<>()\[\]:,;]+?)[>"']*[ \t.:]*$`)
+
 // labelAnchorRe finds an address after a label anywhere in a line:
 // "Address: <addr>", "Invalid final delivery userid: addr".
 var labelAnchorRe = regexp.MustCompile(`(?i)\b(?:address|recipient|recipients|userid|user id|user|mailbox|rcpt)(?:\(s\))?[ \t]*:[ \t]*["'<]*([^\s"'<>()\[\]:,;]+@[^\s"'<>()\[\]:,;]+)`)
@@ -310,6 +314,8 @@ func anchorBlocks(notice string, excluded map[string]bool) []block {
 			addr, rest = l[m[2]:m[3]], l[m[1]:]
 		} else if m := labelAnchorRe.FindStringSubmatchIndex(l); m != nil {
 			addr, rest = l[m[2]:m[3]], l[:m[0]]+" "+l[m[1]:]
+		} else if m := tailAnchorRe.FindStringSubmatchIndex(l); m != nil {
+			addr, rest = l[m[2]:m[3]], l[:m[0]]
 		} else {
 			continue
 		}

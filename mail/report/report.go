@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -144,12 +145,12 @@ func parseBytes(data []byte) (rep *Report) {
 			rep = &Report{Kind: KindNotAReport}
 		}
 	}()
-	msg := readMessage(data)
-	return analyse(msg)
+	return analyse(readMessage(data), 0)
 }
 
-// analyse decides the kind of message and fills the Report.
-func analyse(m *message) *Report {
+// analyse decides the kind of message and fills the Report. depth counts
+// forwarded reports already unwrapped.
+func analyse(m *message, depth int) *Report {
 	rep := &Report{Kind: KindNotAReport}
 	fillHeaderFields(rep, m.header)
 	fillReturned(rep, m)
@@ -163,6 +164,13 @@ func analyse(m *message) *Report {
 	if rep.Kind == KindNotAReport && looksLikeBounce(m) {
 		parseNonStandard(rep, m)
 	}
+	if (rep.Kind == KindNotAReport || rep.Kind == KindBounce && len(rep.Recipients) == 0) && depth < 2 {
+		// A report forwarded by a person or a mailbox rule: inline after
+		// an mbox "From " line, or attached as message/rfc822.
+		if inner := forwardedReport(m, depth); inner != nil {
+			return inner
+		}
+	}
 	if rep.Kind == KindNotAReport && (rep.InReplyTo != "" || len(rep.References) > 0) {
 		rep.Kind = KindReply
 	}
@@ -172,12 +180,37 @@ func analyse(m *message) *Report {
 	return rep
 }
 
+// forwardedReport parses a report carried inside m, if there is one.
+func forwardedReport(m *message, depth int) *Report {
+	var candidates [][]byte
+	for _, t := range m.texts {
+		if loc := embeddedMessageRe.FindStringIndex(t); loc != nil {
+			candidates = append(candidates, []byte(t[loc[0]:]))
+		}
+	}
+	candidates = append(candidates, m.attached...)
+	for _, c := range candidates {
+		inner := analyse(readMessage(c), depth+1)
+		switch inner.Kind {
+		case KindDSN, KindMDN, KindBounce:
+			if len(inner.Recipients) > 0 || inner.Kind == KindMDN {
+				return inner
+			}
+		}
+	}
+	return nil
+}
+
+// embeddedMessageRe finds the start of a message quoted whole in a text
+// part: an mbox separator line or a bounce's empty Return-Path.
+var embeddedMessageRe = regexp.MustCompile(`(?m)^(?:From [^ \n]+ +[A-Z][a-z]{2} [A-Z][a-z]{2} [^\n]*\d{4}\r?$|Return-Path: <>\r?$)`)
+
 // finishRecipient derives what can be derived once all fields are known:
 // the reply code from the diagnostic, the status when only a reply code is
 // known, and the class.
 func finishRecipient(rc *Recipient) {
 	rc.Diagnostic = cleanText(rc.Diagnostic, maxDiagnostic)
-	rc.Action = strings.ToLower(strings.TrimSpace(rc.Action))
+	rc.Action = normalizeAction(rc.Action)
 	if rc.ReplyCode == 0 {
 		rc.ReplyCode = findReplyCode(rc.Diagnostic, classDigit(rc.Status))
 	}
@@ -189,6 +222,27 @@ func finishRecipient(rc *Recipient) {
 		rc.Command = smtpCommand(rc.Diagnostic)
 	}
 	rc.Class = classify(rc.Action, rc.Status, rc.ReplyCode, rc.Diagnostic, rc.Command)
+	if rc.Class == ClassPermanentAddress && strings.HasPrefix(rc.DiagnosticType, "x-unix") {
+		// A local delivery program failed (RFC 3464 "X-Unix" diagnostic):
+		// its exit status is mapped to a code, but the mailer is at fault,
+		// not the address.
+		rc.Class = ClassPermanentOther
+	}
 }
 
 const maxDiagnostic = 2000
+
+// normalizeAction maps the Action values seen in the wild onto RFC 3464's
+// five (section 2.3.3).
+func normalizeAction(a string) string {
+	a = strings.ToLower(strings.TrimSpace(a))
+	switch a {
+	case "expired", "failure", "bounced", "bounce", "undeliverable", "rejected", "fail":
+		return "failed"
+	case "deliverable", "success", "sent":
+		return "delivered"
+	case "delay", "deferred", "retry", "transient":
+		return "delayed"
+	}
+	return a
+}
