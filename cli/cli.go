@@ -117,14 +117,14 @@ func Run(ctx context.Context, env *Env, args []string) int {
 	for _, c := range commands {
 		if c.name == args[0] {
 			err := c.run(ctx, env, args[1:])
-			return report(env, c.name, err)
+			return exitCode(env, c.name, err)
 		}
 	}
 	fmt.Fprintf(env.Stderr, "mailroom: unknown command %q\nRun 'mailroom --help' for the list.\n", args[0])
 	return ExitUsage
 }
 
-func report(env *Env, name string, err error) int {
+func exitCode(env *Env, name string, err error) int {
 	if err == nil {
 		return ExitOK
 	}

@@ -9,10 +9,9 @@ import (
 // runner; inspect: report parser; export: tracking view; account test).
 var errNotYet = errors.New("not available in this build yet")
 
-func runSend(ctx context.Context, env *Env, args []string) error    { return errNotYet }
-func runRun(ctx context.Context, env *Env, args []string) error     { return errNotYet }
-func runInspect(ctx context.Context, env *Env, args []string) error { return errNotYet }
-func runExport(ctx context.Context, env *Env, args []string) error  { return errNotYet }
+func runSend(ctx context.Context, env *Env, args []string) error   { return errNotYet }
+func runRun(ctx context.Context, env *Env, args []string) error    { return errNotYet }
+func runExport(ctx context.Context, env *Env, args []string) error { return errNotYet }
 func accountTest(ctx context.Context, env *Env, args []string) error {
 	return errNotYet
 }
