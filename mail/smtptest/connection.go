@@ -166,7 +166,7 @@ func (p *proxy) applyFault(verb string, f *Fault) (handled, alive bool) {
 	if f.Code == 0 {
 		return false, true
 	}
-	if !p.write(f.line(verb)) || f.Code == 421 {
+	if !p.write(f.line(verb)) || f.Code == 421 || f.Close {
 		return true, false
 	}
 	return true, true
@@ -328,7 +328,12 @@ func (p *proxy) relay(dropGreeting bool) {
 			if !p.write(reply) {
 				return
 			}
-			if reply, code, ok = p.body(sr, prxEnd, st); !ok {
+			var f *Fault
+			if reply, code, f, ok = p.body(sr, prxEnd, st); !ok {
+				return
+			}
+			if f != nil && f.Close {
+				p.write(reply)
 				return
 			}
 		}
@@ -339,40 +344,40 @@ func (p *proxy) relay(dropGreeting bool) {
 }
 
 // body relays the message up to ".", decides the "." fault, and returns
-// the reply to send (ok false: close without a reply).
-func (p *proxy) body(sr *bufio.Reader, srv net.Conn, st *connState) (string, int, bool) {
+// the reply to send and the fault played (ok false: close without a reply).
+func (p *proxy) body(sr *bufio.Reader, srv net.Conn, st *connState) (reply string, code int, f *Fault, ok bool) {
 	for {
-		line, ok := p.readLine()
-		if !ok {
-			return "", 0, false
+		var line string
+		if line, ok = p.readLine(); !ok {
+			return "", 0, nil, false
 		}
 		if line != ".\r\n" {
 			if _, err := srv.Write([]byte(line)); err != nil {
-				return "", 0, false
+				return "", 0, nil, false
 			}
 			continue
 		}
-		f := p.fault(".", "")
+		f = p.fault(".", "")
 		p.counts["RCPT"] = 0
 		st.setDot(f)
 		if _, err := srv.Write([]byte(line)); err != nil {
-			return "", 0, false
+			return "", 0, nil, false
 		}
-		reply, code, ok := readReply(sr)
+		reply, code, ok = readReply(sr)
 		if !ok {
-			return "", 0, false
+			return "", 0, nil, false
 		}
 		delay := p.s.cfg.FinalReplyDelay
 		if f != nil {
 			delay += f.Delay
 		}
 		if delay > 0 && !p.sleep(delay) {
-			return "", 0, false
+			return "", 0, nil, false
 		}
 		if f != nil && f.Disconnect {
-			return "", 0, false
+			return "", 0, nil, false
 		}
-		return reply, code, true
+		return reply, code, f, true
 	}
 }
 

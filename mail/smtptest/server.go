@@ -89,6 +89,8 @@ type Fault struct {
 	Code     int    // the reply code; 421 also closes the connection
 	Enhanced string // default "C.0.0" from the code's class
 	Text     string // default "smtptest fault at <command>"
+	// Close closes the connection after the reply (421 always does).
+	Close bool
 	// Disconnect closes the connection without any reply. At "." the
 	// server has taken the message (it is in Received with ReplyLost).
 	Disconnect bool

@@ -176,7 +176,7 @@ func (s *session) startTLS() error {
 	}
 	if err := s.plainCmd("STARTTLS", "STARTTLS", 220); err != nil {
 		var me *mail.Error
-		if errors.As(err, &me) && me.Reply.Code != 0 {
+		if errors.As(err, &me) && me.Reply.Code != 0 && me.Reply.Code != 421 {
 			me.Outcome = mail.Unreachable
 			me.Err = fmt.Errorf("the server refused STARTTLS (%d %s): refusing to continue without TLS (no credentials or mail were sent)", me.Reply.Code, me.Reply.Text)
 		}

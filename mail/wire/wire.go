@@ -13,7 +13,7 @@
 package wire
 
 import (
-	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -27,14 +27,16 @@ const MaxLineLength = 998
 // "\r\r\n" becomes two line breaks. Every other byte, NUL included, passes
 // through unchanged.
 func CanonicalizeCRLF(r io.Reader) io.Reader {
-	return &crlfReader{r: bufio.NewReader(r)}
+	return &crlfReader{r: r}
 }
 
 type crlfReader struct {
-	r       *bufio.Reader
-	sawCR   bool   // a CR was read; its LF (or the lack of one) is not known yet
+	r       io.Reader
+	buf     [8192]byte
+	in      []byte // read from r, not yet processed
+	sawCR   bool   // a CR was consumed; whether its LF follows is not known yet
 	pending []byte // output produced but not yet returned (at most "\r\n")
-	err     error
+	err     error  // r's error, returned once the input is drained
 }
 
 func (c *crlfReader) Read(p []byte) (int, error) {
@@ -46,34 +48,48 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 			n += k
 			continue
 		}
-		if c.err != nil {
-			break
-		}
-		b, err := c.r.ReadByte()
-		if err != nil {
-			c.err = err
-			if c.sawCR { // a CR at the very end is a bare CR
+		if len(c.in) == 0 {
+			switch {
+			case c.err != nil && c.sawCR: // a CR at the very end is a bare CR
 				c.sawCR = false
 				c.pending = crlf[:]
+				continue
+			case c.err != nil || n > 0: // done, or return what we have before blocking
+			default:
+				m, err := c.r.Read(c.buf[:])
+				c.in, c.err = c.buf[:m], err
+				continue
+			}
+			break
+		}
+		if c.sawCR { // CRLF or a bare CR: either way one CRLF
+			c.sawCR = false
+			c.pending = crlf[:]
+			if c.in[0] == '\n' {
+				c.in = c.in[1:]
 			}
 			continue
 		}
-		switch {
-		case c.sawCR && b == '\n':
-			c.sawCR = false
-			c.pending = crlf[:]
-		case c.sawCR: // bare CR: close it as a line, then look at b again
-			c.sawCR = false
-			c.pending = crlf[:]
-			_ = c.r.UnreadByte()
-		case b == '\r':
-			c.sawCR = true
-		case b == '\n':
-			c.pending = crlf[:]
-		default:
-			p[n] = b
-			n++
+		// Copy the run of ordinary bytes, then handle the CR or LF after it.
+		i := bytes.IndexByte(c.in, '\n')
+		if i < 0 {
+			i = len(c.in)
 		}
+		if j := bytes.IndexByte(c.in[:i], '\r'); j >= 0 {
+			i = j
+		}
+		k := copy(p[n:], c.in[:i])
+		n += k
+		c.in = c.in[k:]
+		if k < i || len(c.in) == 0 {
+			continue
+		}
+		if c.in[0] == '\r' {
+			c.sawCR = true
+		} else {
+			c.pending = crlf[:]
+		}
+		c.in = c.in[1:]
 	}
 	if n == 0 && c.err != nil {
 		return 0, c.err
@@ -105,7 +121,7 @@ type lineLimiter struct {
 	r    io.Reader
 	max  int
 	line int
-	cur  int // octets on the current line, CR included
+	cur  int // octets seen on the current line, a trailing CR included
 	err  error
 }
 
@@ -114,19 +130,31 @@ func (l *lineLimiter) Read(p []byte) (int, error) {
 		return 0, l.err
 	}
 	n, err := l.r.Read(p)
-	for i, b := range p[:n] {
-		if b == '\n' {
-			l.line++
-			l.cur = 0
-			continue
+	b := p[:n]
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		seg := b
+		if i >= 0 {
+			seg = b[:i]
 		}
-		l.cur++
-		// cur counts the CR of CRLF too, so allow one extra octet while a
-		// CR may still be followed by its LF.
-		if l.cur > l.max+1 || (l.cur == l.max+1 && b != '\r') {
-			l.err = &LineTooLongError{Line: l.line, Length: l.cur, Max: l.max}
-			return i, l.err
+		l.cur += len(seg)
+		// cur counts a CR before the LF too: a line ending here is too long
+		// only if its content (without that CR) is; a line still open is
+		// too long once it cannot be saved by a closing CRLF.
+		length, open := l.cur, i < 0
+		if len(seg) > 0 && seg[len(seg)-1] == '\r' {
+			length--
 		}
+		if length > l.max || (open && l.cur > l.max && seg[len(seg)-1] != '\r') {
+			l.err = &LineTooLongError{Line: l.line, Length: length, Max: l.max}
+			return 0, l.err
+		}
+		if open {
+			break
+		}
+		l.line++
+		l.cur = 0
+		b = b[i+1:]
 	}
 	return n, err
 }
