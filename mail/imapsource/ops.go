@@ -2,6 +2,7 @@ package imapsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -171,6 +172,10 @@ func (c *conn) Fetch(ctx context.Context, mailbox string, uid uint32, maxBytes i
 		}
 	}
 	if err := cmd.Close(); err != nil {
+		var ie *imap.Error
+		if errors.As(err, &ie) {
+			return nil, fmt.Errorf("%w: UID %d: %w", ErrRefused, uid, err)
+		}
 		return nil, fmt.Errorf("imap: fetch UID %d: %w", uid, err)
 	}
 	if !found {

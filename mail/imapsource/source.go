@@ -3,7 +3,6 @@ package imapsource
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"time"
 )
 
@@ -120,19 +119,39 @@ func (o Options) withDefaults() Options {
 // them as inactive.
 const MaxIdle = 29 * time.Minute
 
+// Error is one of the package's sentinel errors. Callers that may not
+// import this package (tracking/reports) test its behaviour instead of its
+// identity, through the methods below and errors.As with an interface.
+type Error struct {
+	msg        string
+	perMessage bool
+	authFailed bool
+}
+
+func (e *Error) Error() string { return e.msg }
+
+// PerMessage is true when the error concerns one message and the
+// connection stays usable.
+func (e *Error) PerMessage() bool { return e.perMessage }
+
+// AuthFailed is true when the server refused the credentials.
+func (e *Error) AuthFailed() bool { return e.authFailed }
+
 // Errors callers act on.
 var (
 	// ErrTooLarge: the message is longer than the fetch cap.
-	ErrTooLarge = errors.New("imap: message larger than the size cap")
+	ErrTooLarge = &Error{msg: "imap: message larger than the size cap", perMessage: true}
 	// ErrNotFound: the message is gone (expunged meanwhile).
-	ErrNotFound = errors.New("imap: no such message")
+	ErrNotFound = &Error{msg: "imap: no such message", perMessage: true}
+	// ErrRefused: the server answered NO/BAD to a fetch of one message.
+	ErrRefused = &Error{msg: "imap: server refused to return the message", perMessage: true}
 	// ErrAuthFailed: the server refused the credentials. Retrying with the
 	// same password only risks locking the account.
-	ErrAuthFailed = errors.New("imap: authentication failed")
+	ErrAuthFailed = &Error{msg: "imap: authentication failed", authFailed: true}
 	// ErrUnsupported: the server lacks an extension the call needs.
-	ErrUnsupported = errors.New("imap: not supported by this server")
+	ErrUnsupported = &Error{msg: "imap: not supported by this server"}
 	// ErrBroken: the connection failed earlier and must be redialed.
-	ErrBroken = errors.New("imap: connection is broken")
+	ErrBroken = &Error{msg: "imap: connection is broken"}
 )
 
 // Stats counts what went over the wire on one connection (TCP payload,
