@@ -1,0 +1,439 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"mailroom/mail"
+	"mailroom/tracking"
+	"mailroom/tracking/store"
+)
+
+// job is one claimed attempt at one copy: the attempt row is committed and
+// its recipients are "sending".
+type job struct {
+	attempt int64
+	copyID  int64
+	message string
+	account string
+	from    string
+	envid   string
+	body    []byte
+	started time.Time
+	rcpts   []*jobRcpt
+}
+
+type jobRcpt struct {
+	id      int64
+	address string
+	number  int // this attempt's number for this recipient
+	first   time.Time
+	offline time.Duration
+	next    time.Time // the retry time committed with the attempt
+}
+
+func (rc *jobRcpt) deadline(p Policy) time.Time { return rc.first.Add(p.Lifetime + rc.offline) }
+
+// errPaused stops a worker: its account was paused meanwhile.
+var errPaused = errors.New("account paused")
+
+func detailJSON(kv ...any) string {
+	m := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// claim commits an attempt at the due, unfinished recipients of one copy
+// BEFORE any connection is made: the attempt row, each recipient's attempt
+// number and next retry time, a "sending" event each, and the message's
+// crash count (cleared when the attempt ends normally). It returns nil
+// when nothing of the copy is due any more (accepted meanwhile, canceled,
+// held). u is the jitter draw shared by the copy's recipients.
+func (o *Outbox) claim(ctx context.Context, copyID int64, p Policy, u float64) (*job, error) {
+	now := o.now()
+	var j *job
+	var changed string
+	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		j, changed = nil, ""
+		c := &job{copyID: copyID, started: now}
+		var held string
+		var crashes int
+		err := tx.QueryRowContext(ctx, `SELECT m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.body
+			FROM copies c JOIN messages m ON m.id=c.message WHERE c.id=?`, copyID).
+			Scan(&c.message, &c.account, &c.from, &held, &crashes, &c.envid, &c.body)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && held != "") {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		st, err := accountState(ctx, tx, c.account)
+		if err != nil {
+			return err
+		}
+		if st.Paused() {
+			return errPaused
+		}
+		if crashes >= p.CrashLimit {
+			changed = c.message
+			return holdTx(ctx, tx, c.message, poisonReason(crashes, ""), now)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
+			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)
+			FROM recipients r WHERE r.copy=? AND r.status IN ('queued','deferred','uncertain') AND r.next_attempt_at <= ?
+			ORDER BY r.id`, copyID, store.Millis(now))
+		if err != nil {
+			return err
+		}
+		var cancels []int64
+		for rows.Next() {
+			rc := &jobRcpt{}
+			var first, offline int64
+			var cancel bool
+			if err := rows.Scan(&rc.id, &rc.address, &rc.number, &first, &offline, &cancel); err != nil {
+				rows.Close()
+				return err
+			}
+			if cancel {
+				cancels = append(cancels, rc.id)
+				continue
+			}
+			rc.number++
+			rc.first, rc.offline = store.FromMillis(first), time.Duration(offline)*time.Millisecond
+			if rc.first.IsZero() {
+				rc.first = now
+			}
+			c.rcpts = append(c.rcpts, rc)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range cancels {
+			changed = c.message
+			if err := cancelTx(ctx, tx, id, now); err != nil {
+				return err
+			}
+		}
+		if len(c.rcpts) == 0 {
+			return nil
+		}
+		number := 0
+		for _, rc := range c.rcpts {
+			// Retry time committed now: if we crash mid-attempt, this is
+			// the cool-off. The last attempt falls on the deadline.
+			rc.next = now.Add(p.Gap(rc.number, u))
+			if dl := rc.deadline(p); rc.next.After(dl) {
+				rc.next = maxTime(dl, now.Add(p.MinGap))
+			}
+			number = max(number, rc.number)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO outbox_attempts(message, copy, account, number, started_at, next_at)
+			VALUES(?,?,?,?,?,?)`, c.message, copyID, c.account, number, store.Millis(now), store.Millis(c.rcpts[0].next))
+		if err != nil {
+			return err
+		}
+		c.attempt, _ = res.LastInsertId()
+		for _, rc := range c.rcpts {
+			if _, err := tx.ExecContext(ctx, `UPDATE recipients SET attempts=?, first_attempt_at=?, next_attempt_at=? WHERE id=?`,
+				rc.number, store.Millis(rc.first), store.Millis(rc.next), rc.id); err != nil {
+				return err
+			}
+			if _, err := store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
+				Source: tracking.SrcOutbox, Detail: detailJSON("attempt", rc.number, "next_attempt_at", rfc3339(rc.next))}); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET crash_count=crash_count+1 WHERE id=?`, c.message); err != nil {
+			return err
+		}
+		j, changed = c, c.message
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed != "" {
+		o.changed(changed)
+	}
+	return j, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// markBodySent records that the session has read the whole body: from
+// here on a crash may leave a delivered message behind (uncertain).
+func (o *Outbox) markBodySent(ctx context.Context, attempt int64) error {
+	return o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox_attempts SET body_sent=1 WHERE id=?`, attempt)
+		return err
+	})
+}
+
+// outcomeFor finds each recipient's result in a transaction's result.
+func outcomeFor(part []*jobRcpt, res mail.SubmitResult, sendErr error) []mail.RcptResult {
+	out := make([]mail.RcptResult, len(part))
+	byAddr := map[string]mail.RcptResult{}
+	for _, r := range res.Rcpts {
+		byAddr[strings.ToLower(r.Address)] = r
+	}
+	fallback := mail.RcptResult{Outcome: mail.NotAttempted}
+	var me *mail.Error
+	if errors.As(sendErr, &me) {
+		fallback.Reply = me.Reply
+	} else if sendErr != nil {
+		fallback.Reply = mail.Reply{Text: sendErr.Error()}
+	}
+	if res.BodySent && res.Final == nil {
+		// The body went out and no reply came back: whoever the session
+		// did not report on may have received it.
+		fallback.Outcome = mail.Uncertain
+	}
+	for i, rc := range part {
+		if i < len(res.Rcpts) && strings.EqualFold(res.Rcpts[i].Address, rc.address) {
+			out[i] = res.Rcpts[i]
+		} else if r, ok := byAddr[strings.ToLower(rc.address)]; ok {
+			out[i] = r
+		} else {
+			out[i] = fallback
+			out[i].Address = rc.address
+		}
+	}
+	return out
+}
+
+// record commits what one transaction did for part of a job's recipients.
+// With split, recipients the server did not take in this transaction (452
+// too many recipients) are returned for another transaction on the same
+// connection instead of being recorded. When nothing is left the attempt
+// is closed and the message's crash count cleared, in the same commit.
+func (o *Outbox) record(ctx context.Context, j *job, part []*jobRcpt, res mail.SubmitResult, sendErr error, split bool, p Policy) (rest []*jobRcpt, err error) {
+	now := o.now()
+	results := outcomeFor(part, res, sendErr)
+	var tooMany []int
+	for i, r := range results {
+		if r.Outcome == mail.TooManyRecipients {
+			tooMany = append(tooMany, i)
+		}
+	}
+	// Split only when the server took someone: otherwise another
+	// transaction would get the same answer.
+	split = split && len(tooMany) > 0 && len(tooMany) < len(part)
+	err = o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		rest = nil
+		var hold, pause string
+		for i, rc := range part {
+			r := results[i]
+			if split && r.Outcome == mail.TooManyRecipients {
+				rest = append(rest, rc)
+				continue
+			}
+			h, pa, err := recordRcpt(ctx, tx, j, rc, r, res, p, now)
+			if err != nil {
+				return err
+			}
+			hold, pause = cmpOr(hold, h), cmpOr(pause, pa)
+		}
+		if hold != "" {
+			if err := holdTx(ctx, tx, j.message, hold, now); err != nil {
+				return err
+			}
+		}
+		if pause != "" {
+			if err := pauseTx(ctx, tx, j.account, PausedByAuth, pause, now); err != nil {
+				return err
+			}
+		}
+		if len(rest) > 0 {
+			// The next transaction's body is a new hand-over.
+			_, err := tx.ExecContext(ctx, `UPDATE outbox_attempts SET body_sent=0 WHERE id=?`, j.attempt)
+			return err
+		}
+		errText := ""
+		if sendErr != nil {
+			errText = sendErr.Error()
+		}
+		return endAttemptTx(ctx, tx, j.attempt, j.message, "done", res.Server, res.DSNRequested, errText, now)
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.changed(j.message)
+	return rest, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// endAttemptTx closes an attempt that ended normally and sets the
+// message's crash count to the attempts of it still in flight on other
+// connections (a crash now would interrupt those).
+func endAttemptTx(ctx context.Context, tx *sql.Tx, attempt int64, message, outcome, server string, dsn bool, errText string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox_attempts SET ended_at=?, outcome=?, server=?, dsn_requested=?, error=? WHERE id=?`,
+		store.Millis(now), outcome, server, dsn, errText, attempt); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE messages SET crash_count=(SELECT count(*) FROM outbox_attempts WHERE message=? AND ended_at=0) WHERE id=?`,
+		message, message)
+	return err
+}
+
+const uncertainNote = "The connection broke after the message was sent and before the server answered: it may have arrived. " +
+	"Sending it again (same Message-ID and ENVID) means it may have been sent twice."
+
+// recordRcpt turns one recipient's result into events. It returns a hold
+// reason (uncertain policy "hold") or a pause reason (535) for the caller.
+func recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt, r mail.RcptResult, res mail.SubmitResult, p Policy, now time.Time) (hold, pause string, err error) {
+	words := Explain(r.Outcome, r.Reply)
+	ev := tracking.Event{Recipient: rc.id, At: now, Source: tracking.SrcSMTP, Command: r.Reply.Command,
+		Code: r.Reply.Code, EnhancedCode: r.Reply.Enhanced, Text: r.Reply.Text}
+	final := false
+	switch r.Outcome {
+	case mail.Accepted:
+		ev.Kind, final = tracking.EvAccepted, true
+		kv := []any{"attempt", rc.number, "envid", j.envid, "server", res.Server, "dsn_requested", res.DSNRequested, "words", words}
+		var twice bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM events WHERE recipient=? AND kind='uncertain')`, rc.id).Scan(&twice); err != nil {
+			return "", "", err
+		}
+		if twice {
+			kv = append(kv, "may_have_been_sent_twice", true,
+				"note", "An earlier attempt broke off after the message was sent: it may have been sent twice.")
+		}
+		ev.Detail = detailJSON(kv...)
+	case mail.Rejected:
+		ev.Kind, final = tracking.EvRejected, true
+		ev.Detail = detailJSON("attempt", rc.number, "words", words)
+	case mail.Uncertain:
+		ev.Kind = tracking.EvUncertain
+		kv := []any{"attempt", rc.number, "words", words, "may_have_been_sent_twice", true, "note", uncertainNote}
+		if p.Uncertain == HoldUncertain {
+			hold = "The connection broke after the message was sent: it may have arrived. It is held until you decide to send it again."
+			kv = append(kv, "held", true)
+		} else {
+			kv = append(kv, "next_attempt_at", rfc3339(rc.next))
+		}
+		ev.Detail = detailJSON(kv...)
+	default:
+		// Deferred, NotAttempted, Unreachable, AuthFailed, and a 452 the
+		// server repeats: try again at the committed retry time.
+		ev.Kind = tracking.EvDeferred
+		if r.Outcome == mail.AuthFailed {
+			pause = "the server refused the password"
+		}
+		ev.Detail = detailJSON("attempt", rc.number, "next_attempt_at", rfc3339(rc.next), "words", words, "outcome", string(r.Outcome))
+	}
+	if !final && hold == "" && !now.Before(rc.deadline(p)) {
+		ev = expiredEvent(rc, r.Reply, words, p, now, r.Outcome == mail.Uncertain)
+	}
+	if _, err := store.AddEvent(ctx, tx, ev); err != nil {
+		return "", "", err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE recipients SET last_reply=? WHERE id=?`, words, rc.id); err != nil {
+		return "", "", err
+	}
+	return hold, pause, applyCancelTx(ctx, tx, rc.id, final || ev.Kind == tracking.EvExpired, now)
+}
+
+func expiredEvent(rc *jobRcpt, last mail.Reply, words string, p Policy, now time.Time, mayHaveArrived bool) tracking.Event {
+	lastText := ""
+	if last.Code != 0 || last.Text != "" {
+		lastText = last.String()
+	}
+	kv := []any{"attempt", rc.number, "words", words, "last_reply", lastText, "lifetime", p.Lifetime.String()}
+	if mayHaveArrived {
+		kv = append(kv, "may_have_been_sent_twice", true, "note", "The last attempt broke off after the message was sent: it may have arrived.")
+	}
+	return tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvExpired, Source: tracking.SrcOutbox,
+		EnhancedCode: "4.4.7", Text: expiredWords(p.Lifetime, lastText), Detail: detailJSON(kv...)}
+}
+
+// applyCancelTx applies a cancel asked for during the attempt: the
+// recipient becomes canceled unless the attempt made it final.
+func applyCancelTx(ctx context.Context, tx *sql.Tx, rid int64, final bool, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM outbox_cancels WHERE recipient=?`, rid)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 || final {
+		return nil
+	}
+	return cancelTx(ctx, tx, rid, now)
+}
+
+func cancelTx(ctx context.Context, tx *sql.Tx, rid int64, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM outbox_cancels WHERE recipient=?`, rid); err != nil {
+		return err
+	}
+	_, err := store.AddEvent(ctx, tx, tracking.Event{Recipient: rid, At: now, Kind: tracking.EvCanceled,
+		Source: tracking.SrcUser, Text: "Canceled before the server accepted it."})
+	return err
+}
+
+// holdTx holds a message: the runner leaves it alone until Release. Every
+// unfinished recipient gets a "held" event with the reason.
+func holdTx(ctx context.Context, tx *sql.Tx, message, reason string, now time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE messages SET held_reason=? WHERE id=? AND held_reason=''`, reason, message)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	ids, err := unfinished(ctx, tx, `message=?`, message)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := store.AddEvent(ctx, tx, tracking.Event{Recipient: id, At: now, Kind: tracking.EvHeld,
+			Source: tracking.SrcOutbox, Text: reason}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unfinished lists recipients whose outbox journey is not over.
+func unfinished(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM recipients WHERE status IN ('queued','sending','deferred','uncertain') AND `+where+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+func poisonReason(crashes int, last string) string {
+	s := fmt.Sprintf("Sending this message failed unexpectedly %d times in a row (the sender crashed or hit a bug); it is held so that the rest of the outbox can go on.", crashes)
+	if last != "" {
+		s += " Last failure: " + last
+	}
+	return s
+}

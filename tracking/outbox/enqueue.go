@@ -1,0 +1,213 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"mailroom/tracking"
+	"mailroom/tracking/store"
+)
+
+// Kinds of Recipient.Kind.
+const (
+	KindTo  = "to"
+	KindCc  = "cc"
+	KindBcc = "bcc"
+)
+
+// Message is one message to send: its envelope sender, its identity
+// (Message-ID, fixed here and reused by every attempt) and its wire copies.
+type Message struct {
+	ID          string // optional; a new short id when empty
+	Account     string
+	From        string // MAIL FROM (the account's address)
+	Subject     string // for the outbox list only; the header is in Body
+	MessageID   string // "<...@...>", as in the body's Message-ID header
+	DueAt       time.Time
+	TrackOpens  bool
+	TrackClicks bool
+	Copies      []Copy
+}
+
+// Copy is one wire copy: the whole message for everyone, or one per
+// recipient when personalized (tracking pixel). EnvID is its ENVID
+// (RFC 3461), unique per copy and fixed at enqueue.
+type Copy struct {
+	EnvID      string // a new one when empty
+	TrackingID string
+	Body       []byte // the complete RFC 5322 message, CRLF line endings
+	Recipients []Recipient
+}
+
+// Recipient is one RCPT TO of a copy.
+type Recipient struct {
+	Address   string
+	Kind      string // to|cc|bcc; "" is to
+	Trackable bool   // this copy carries a pixel for this recipient
+}
+
+// ErrDuplicate is returned (wrapped), together with the existing id, when
+// a message with the same Message-ID was enqueued already, so a caller
+// that retries after an unclear failure does not queue it twice.
+var ErrDuplicate = errors.New("a message with this Message-ID is already in the outbox")
+
+func (m *Message) check() error {
+	var errs []error
+	if strings.TrimSpace(m.Account) == "" {
+		errs = append(errs, errors.New("no account"))
+	}
+	if err := checkPath("from", m.From); err != nil {
+		errs = append(errs, err)
+	}
+	if !strings.HasPrefix(m.MessageID, "<") || !strings.HasSuffix(m.MessageID, ">") || strings.ContainsAny(m.MessageID, "\r\n ") {
+		errs = append(errs, fmt.Errorf("Message-ID %q must look like <id@host>", m.MessageID))
+	}
+	if len(m.Copies) == 0 {
+		errs = append(errs, errors.New("no copies"))
+	}
+	envids := map[string]bool{}
+	for i, c := range m.Copies {
+		if len(c.Body) == 0 {
+			errs = append(errs, fmt.Errorf("copy %d: empty body", i+1))
+		}
+		if c.EnvID != "" {
+			if envids[c.EnvID] {
+				errs = append(errs, fmt.Errorf("copy %d: ENVID %q used twice", i+1, c.EnvID))
+			}
+			envids[c.EnvID] = true
+			for _, r := range c.EnvID {
+				// RFC 3461 ENVID is xtext of printable ASCII; keep it simple.
+				if r <= ' ' || r > '~' || r == '+' || r == '=' {
+					errs = append(errs, fmt.Errorf("copy %d: ENVID %q must be printable ASCII without space, + or =", i+1, c.EnvID))
+					break
+				}
+			}
+		}
+		if len(c.Recipients) == 0 {
+			errs = append(errs, fmt.Errorf("copy %d: no recipients", i+1))
+		}
+		seen := map[string]bool{}
+		for _, r := range c.Recipients {
+			if err := checkPath("recipient", r.Address); err != nil {
+				errs = append(errs, fmt.Errorf("copy %d: %w", i+1, err))
+			}
+			switch r.Kind {
+			case "", KindTo, KindCc, KindBcc:
+			default:
+				errs = append(errs, fmt.Errorf("copy %d: recipient %s: kind %q must be to, cc or bcc", i+1, r.Address, r.Kind))
+			}
+			k := strings.ToLower(r.Address)
+			if seen[k] {
+				errs = append(errs, fmt.Errorf("copy %d: %s appears twice", i+1, r.Address))
+			}
+			seen[k] = true
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPath checks an SMTP path as it will go on the wire: an addr-spec,
+// no brackets, spaces or control characters (the submit layer checks
+// again; this keeps garbage out of the durable queue).
+func checkPath(what, a string) error {
+	if a == "" || strings.ContainsAny(a, "<> \t\r\n\x00") || strings.Count(a, "@") < 1 ||
+		strings.HasPrefix(a, "@") || strings.HasSuffix(a, "@") {
+		return fmt.Errorf("%s %q is not an address", what, a)
+	}
+	return nil
+}
+
+// Enqueue commits a message to the outbox: its bytes, envelope, every
+// recipient and a "queued" event per recipient in one transaction with
+// synchronous=FULL. When it returns nil the message survives a crash or a
+// power loss. It wakes a running Runner.
+func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
+	if err := m.check(); err != nil {
+		return "", fmt.Errorf("enqueue: %w", err)
+	}
+	now := o.now()
+	if m.ID == "" {
+		m.ID = store.NewID()
+	}
+	due := now
+	if m.DueAt.After(now) {
+		due = m.DueAt
+	}
+	size := 0
+	for _, c := range m.Copies {
+		size += len(c.Body)
+	}
+	detail := "{}"
+	if due.After(now) {
+		b, _ := json.Marshal(map[string]string{"due_at": due.UTC().Format(time.RFC3339)})
+		detail = string(b)
+	}
+	var existing string
+	err := o.Store.DB.WithFullSyncTx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT id FROM messages WHERE message_id=?`, m.MessageID).Scan(&existing)
+		if err == nil {
+			return fmt.Errorf("%w (id %s)", ErrDuplicate, existing)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO messages(id, account, from_addr, subject, message_id, created_at, due_at,
+			track_opens, track_clicks, size) VALUES(?,?,?,?,?,?,?,?,?,?)`,
+			m.ID, m.Account, m.From, m.Subject, m.MessageID, store.Millis(now), store.Millis(due),
+			m.TrackOpens, m.TrackClicks, size); err != nil {
+			return err
+		}
+		insCopy, err := tx.PrepareContext(ctx, `INSERT INTO copies(message, envid, tracking_id, body) VALUES(?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		defer insCopy.Close()
+		insRcpt, err := tx.PrepareContext(ctx, `INSERT INTO recipients(message, copy, address, kind, status, next_attempt_at, trackable)
+			VALUES(?,?,?,?,'queued',?,?)`)
+		if err != nil {
+			return err
+		}
+		defer insRcpt.Close()
+		for _, c := range m.Copies {
+			envid := c.EnvID
+			if envid == "" {
+				envid = m.ID + "." + store.NewID()
+			}
+			res, err := insCopy.ExecContext(ctx, m.ID, envid, c.TrackingID, c.Body)
+			if err != nil {
+				return fmt.Errorf("copy %s: %w", envid, err)
+			}
+			cid, _ := res.LastInsertId()
+			for _, r := range c.Recipients {
+				kind := r.Kind
+				if kind == "" {
+					kind = KindTo
+				}
+				res, err := insRcpt.ExecContext(ctx, m.ID, cid, r.Address, kind, store.Millis(due), r.Trackable)
+				if err != nil {
+					return err
+				}
+				rid, _ := res.LastInsertId()
+				if _, err := store.AddEvent(ctx, tx, tracking.Event{Recipient: rid, At: now, Kind: tracking.EvQueued,
+					Source: tracking.SrcOutbox, Detail: detail}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, ErrDuplicate) {
+			return existing, err
+		}
+		return "", fmt.Errorf("enqueue: %w", err)
+	}
+	o.changed(m.ID)
+	o.Kick()
+	return m.ID, nil
+}

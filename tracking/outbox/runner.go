@@ -1,0 +1,359 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"mailroom/tracking/store"
+)
+
+// Runner sends what is due (with the Outbox's Clock and Policy): per
+// account up to Policy.MaxConnections
+// sessions, each reused for as many due copies as there are, paced by the
+// rate limit, guarded by the circuit breaker and the pause.
+//
+// One Runner per database; Run and RunOnce must not overlap.
+type Runner struct {
+	Outbox *Outbox
+	Dialer Dialer
+	// Poll is the longest Run sleeps without looking at the database (a
+	// CLI process may have enqueued without kicking). Default 5 s.
+	Poll time.Duration
+	// Logf, when set, receives one line per notable event (dial failures,
+	// panics, recovery).
+	Logf func(format string, args ...any)
+	// Rand returns uniform numbers in [0, 1) for jitter; default math/rand.
+	Rand func() float64
+
+	// Test-only switches (set from tests in this package, never by the
+	// app): hook is called at named points of an attempt; unsafeOrder
+	// commits "accepted" before sending, the deliberately wrong order the
+	// crash soak must catch.
+	hook        func(hookInfo)
+	unsafeOrder bool
+
+	mu        sync.Mutex
+	lanes     map[string]*lane
+	active    int
+	wg        sync.WaitGroup
+	wake      chan struct{}
+	recovered bool
+	pol       Policy
+	fatal     error
+	cancel    context.CancelCauseFunc
+}
+
+// lane is one account's sending state in this process (guarded by
+// Runner.mu).
+type lane struct {
+	account  string
+	workers  int
+	healthy  bool // a session came up since the lane started or the breaker closed
+	probe    bool // breaker open: the next worker dials before claiming anything
+	stop     bool // stop taking work (paused, breaker opened)
+	buf      []int64
+	inflight map[int64]bool
+	nextSlot time.Time // rate limit
+}
+
+// hookInfo is what a test hook sees.
+type hookInfo struct {
+	Point    string
+	EnvID    string
+	Accepted []string // at "replied": recipients the server accepted, not yet recorded
+}
+
+// Hook points.
+const (
+	hookEnqueued  = "enqueued"          // Enqueue committed
+	hookAttempt   = "attempt-committed" // claim committed, before dialing
+	hookDialed    = "dialed"            // session established
+	hookBodyRead  = "body-read"         // body_sent committed, "." about to go out
+	hookReplied   = "replied"           // Send returned, result not yet committed
+	hookRecorded  = "recorded"          // result committed
+	hookRecovered = "recovered"         // startup recovery committed
+)
+
+func (r *Runner) callHook(h hookInfo) {
+	if r.hook != nil {
+		r.hook(h)
+	}
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Logf != nil {
+		r.Logf(format, args...)
+	}
+}
+
+func (r *Runner) now() time.Time { return r.Outbox.now() }
+
+func (r *Runner) rand() float64 {
+	if r.Rand != nil {
+		return r.Rand()
+	}
+	return rand.Float64()
+}
+
+func (r *Runner) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Runner) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
+	if r.cancel != nil {
+		r.cancel(err)
+	}
+}
+
+// Run sends until ctx ends: it wakes at the next due time, on Kick (after
+// Enqueue, RetryNow, Resume) and at least every Poll. It returns ctx's
+// error, or the first database error (the caller may restart it; recovery
+// then returns any in-flight work to the queue).
+func (r *Runner) Run(ctx context.Context) error { return r.run(ctx, false) }
+
+// RunOnce sends until nothing is due now (including retries that become
+// due while it runs), then returns. `mailroom run --once` uses it.
+func (r *Runner) RunOnce(ctx context.Context) error { return r.run(ctx, true) }
+
+func (r *Runner) start(ctx context.Context) error {
+	r.mu.Lock()
+	if r.wake == nil {
+		r.wake = make(chan struct{}, 1)
+		r.lanes = map[string]*lane{}
+	}
+	r.fatal = nil
+	done := r.recovered
+	r.mu.Unlock()
+	if r.Outbox == nil || r.Dialer == nil {
+		return errors.New("outbox runner: Outbox and Dialer are required")
+	}
+	p, err := r.loadPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	if done {
+		return nil
+	}
+	n, err := r.Outbox.Recover(ctx, p)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		r.logf("outbox: recovered %d recipients left in flight by a previous run", n)
+	}
+	r.callHook(hookInfo{Point: hookRecovered})
+	r.mu.Lock()
+	r.recovered = true
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *Runner) loadPolicy(ctx context.Context) (Policy, error) {
+	p, err := r.Outbox.policy(ctx)
+	if err != nil {
+		return Policy{}, err
+	}
+	r.mu.Lock()
+	r.pol = p
+	r.mu.Unlock()
+	return p, nil
+}
+
+func (r *Runner) policy() Policy {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pol
+}
+
+func (r *Runner) run(parent context.Context, once bool) error {
+	if err := r.start(parent); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancelCause(parent)
+	r.mu.Lock()
+	r.cancel = cancel
+	r.mu.Unlock()
+	defer func() {
+		cancel(nil)
+		r.wg.Wait()
+		r.mu.Lock()
+		r.cancel = nil
+		r.mu.Unlock()
+	}()
+	poll := r.Poll
+	if poll <= 0 {
+		poll = 5 * time.Second
+	}
+	for {
+		if ctx.Err() != nil {
+			break
+		}
+		started, wake, err := r.dispatch(ctx)
+		if err != nil {
+			r.fail(err)
+			break
+		}
+		r.mu.Lock()
+		active := r.active
+		r.mu.Unlock()
+		if once && active == 0 && started == 0 {
+			break
+		}
+		var timer <-chan time.Time
+		if !once {
+			d := poll
+			if !wake.IsZero() {
+				d = min(d, max(wake.Sub(r.now()), 0))
+			}
+			timer = r.Outbox.Clock.After(d)
+		}
+		select {
+		case <-ctx.Done():
+		case <-r.wake:
+		case <-r.Outbox.kick:
+		case <-timer:
+		}
+	}
+	cancel(nil)
+	r.wg.Wait()
+	r.mu.Lock()
+	err := r.fatal
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if !once {
+		return parent.Err()
+	}
+	return nil
+}
+
+// dispatch starts workers for accounts with due work and returns the
+// earliest future time something becomes due (zero: nothing scheduled).
+func (r *Runner) dispatch(ctx context.Context) (started int, wake time.Time, err error) {
+	p, err := r.loadPolicy(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	now := r.now()
+	due, err := r.Outbox.dueSummary(ctx, now)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	states, err := r.Outbox.Accounts(ctx)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	earliest := func(t time.Time) {
+		if wake.IsZero() || t.Before(wake) {
+			wake = t
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range due {
+		st := states[d.account]
+		ln := r.lanes[d.account]
+		if ln == nil {
+			ln = &lane{account: d.account, inflight: map[int64]bool{}}
+			r.lanes[d.account] = ln
+		}
+		if ln.workers == 0 {
+			ln.stop, ln.buf = false, nil
+		}
+		if st.Paused() || ln.stop {
+			continue
+		}
+		want := 0
+		switch {
+		case st.BreakerOpen():
+			ln.healthy = false
+			if st.NextProbe.After(now) {
+				earliest(st.NextProbe)
+				continue
+			}
+			if ln.workers == 0 {
+				ln.probe, want = true, 1
+			}
+		case d.dueNow > 0:
+			want = min(p.MaxConnections, d.dueNow)
+			if !ln.healthy {
+				// Slow start: one connection until one works, so that a
+				// dead server costs one dial, not one per message.
+				want = 1
+			}
+		default:
+			earliest(d.next)
+			continue
+		}
+		for ln.workers < want {
+			ln.workers++
+			r.active++
+			started++
+			r.wg.Add(1)
+			go r.worker(ctx, ln)
+		}
+	}
+	return started, wake, nil
+}
+
+type accountDue struct {
+	account string
+	dueNow  int       // unfinished recipients due now
+	next    time.Time // earliest next attempt
+}
+
+// dueSummary groups the unfinished, unheld recipients by account.
+func (o *Outbox) dueSummary(ctx context.Context, now time.Time) ([]accountDue, error) {
+	rows, err := o.Store.DB.R.QueryContext(ctx, `SELECT m.account, sum(r.next_attempt_at <= ?), min(r.next_attempt_at)
+		FROM recipients r JOIN messages m ON m.id=r.message
+		WHERE r.status IN ('queued','deferred','uncertain') AND m.held_reason=''
+		GROUP BY m.account`, store.Millis(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []accountDue
+	for rows.Next() {
+		var d accountDue
+		var next int64
+		if err := rows.Scan(&d.account, &d.dueNow, &next); err != nil {
+			return nil, err
+		}
+		d.next = store.FromMillis(next)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// dueCopies lists copies of an account with a recipient due now, earliest
+// first.
+func (o *Outbox) dueCopies(ctx context.Context, account string, now time.Time, limit int) ([]int64, error) {
+	rows, err := o.Store.DB.R.QueryContext(ctx, `SELECT r.copy FROM recipients r JOIN messages m ON m.id=r.message
+		WHERE r.status IN ('queued','deferred','uncertain') AND r.next_attempt_at <= ? AND m.account=? AND m.held_reason=''
+		GROUP BY r.copy ORDER BY min(r.next_attempt_at), r.copy LIMIT ?`, store.Millis(now), account, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,415 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"time"
+
+	"mailroom/mail"
+	"mailroom/tracking/store"
+)
+
+// worker is one session's loop: take a due copy, attempt it, repeat while
+// anything of the account is due; then close the session.
+func (r *Runner) worker(ctx context.Context, ln *lane) {
+	var sess mail.Session
+	defer func() {
+		closeSession(sess)
+		r.mu.Lock()
+		ln.workers--
+		r.active--
+		r.mu.Unlock()
+		r.wg.Done()
+		r.poke()
+	}()
+	for ctx.Err() == nil {
+		p := r.policy()
+		r.mu.Lock()
+		probe := ln.probe && sess == nil
+		r.mu.Unlock()
+		if probe {
+			s, ok := r.probe(ctx, ln, p)
+			if !ok {
+				return
+			}
+			sess = s
+		}
+		cid, ok := r.next(ctx, ln)
+		if !ok {
+			return
+		}
+		if !r.waitRate(ctx, ln, p) {
+			r.done(ln, cid)
+			return
+		}
+		cont := r.process(ctx, ln, cid, &sess, p)
+		r.done(ln, cid)
+		if !cont {
+			return
+		}
+	}
+}
+
+// next hands out the account's next due copy, refilling the lane's buffer
+// from the database when it runs dry.
+func (r *Runner) next(ctx context.Context, ln *lane) (int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ln.stop || ctx.Err() != nil {
+		return 0, false
+	}
+	if len(ln.buf) == 0 {
+		ids, err := r.Outbox.dueCopies(ctx, ln.account, r.now(), 64+len(ln.inflight))
+		if err != nil {
+			if ctx.Err() == nil {
+				go r.fail(err)
+			}
+			return 0, false
+		}
+		for _, id := range ids {
+			if !ln.inflight[id] {
+				ln.buf = append(ln.buf, id)
+			}
+		}
+	}
+	if len(ln.buf) == 0 {
+		return 0, false
+	}
+	id := ln.buf[0]
+	ln.buf = ln.buf[1:]
+	ln.inflight[id] = true
+	return id, true
+}
+
+func (r *Runner) done(ln *lane, cid int64) {
+	r.mu.Lock()
+	delete(ln.inflight, cid)
+	r.mu.Unlock()
+}
+
+func (r *Runner) stopLane(ln *lane) {
+	r.mu.Lock()
+	ln.stop, ln.healthy, ln.buf = true, false, nil
+	r.mu.Unlock()
+}
+
+// waitRate paces transactions per account (Policy.RatePerMinute).
+func (r *Runner) waitRate(ctx context.Context, ln *lane, p Policy) bool {
+	if p.RatePerMinute <= 0 {
+		return true
+	}
+	interval := time.Minute / time.Duration(p.RatePerMinute)
+	r.mu.Lock()
+	now := r.now()
+	slot := maxTime(now, ln.nextSlot)
+	ln.nextSlot = slot.Add(interval)
+	r.mu.Unlock()
+	if d := slot.Sub(now); d > 0 {
+		select {
+		case <-r.Outbox.Clock.After(d):
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+func closeSession(s mail.Session) {
+	if s == nil {
+		return
+	}
+	defer func() { recover() }() // a broken session must not take the worker down
+	s.Close()
+}
+
+// process attempts one copy: claim (committed before connecting), dial if
+// needed, send, record. A panic anywhere in it is recovered here and
+// counted against the message (poison isolation). It returns false when
+// the worker should stop.
+func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy) (cont bool) {
+	var j *job
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		closeSession(*sessp)
+		*sessp = nil
+		why := fmt.Sprintf("panic: %v", v)
+		r.logf("outbox: %s\n%s", why, debug.Stack())
+		if j == nil {
+			r.fail(fmt.Errorf("outbox: %s", why))
+			cont = false
+			return
+		}
+		if err := r.Outbox.interrupt(ctx, j, "panic", why, p); err != nil {
+			r.fail(err)
+			cont = false
+			return
+		}
+		cont = true
+	}()
+	var err error
+	j, err = r.Outbox.claim(ctx, cid, p, r.rand())
+	if errors.Is(err, errPaused) {
+		r.stopLane(ln)
+		return false
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			r.fail(err)
+		}
+		return false
+	}
+	if j == nil {
+		return true
+	}
+	r.callHook(hookInfo{Point: hookAttempt, EnvID: j.envid})
+	if *sessp == nil {
+		s, err := r.Dialer.Dial(ctx, j.account)
+		if err != nil {
+			r.dialFailed(ctx, ln, j, err, p)
+			return false
+		}
+		*sessp = s
+		r.connected(ln)
+	}
+	r.callHook(hookInfo{Point: hookDialed, EnvID: j.envid})
+	serr, err := r.send(ctx, *sessp, j, p)
+	if err != nil {
+		r.fail(err)
+		return false
+	}
+	if serr != nil {
+		closeSession(*sessp)
+		*sessp = nil
+		if oc := mail.OutcomeOf(serr); oc == mail.AuthFailed {
+			r.stopLane(ln)
+			return false
+		}
+	}
+	return true
+}
+
+// send runs the copy's transactions on one session: normally one; more
+// when the server limits recipients per transaction (452). It returns the
+// session error (the session is unusable) and a database error.
+func (r *Runner) send(ctx context.Context, sess mail.Session, j *job, p Policy) (sessErr, dbErr error) {
+	// The transaction must not be cut short by shutdown: cutting it
+	// after "." would turn a clean send into an uncertain one. The submit
+	// layer's own timeouts bound it.
+	sctx := context.WithoutCancel(ctx)
+	part := j.rcpts
+	if r.unsafeOrder {
+		// Negative control for the crash soak: "accepted" committed
+		// before anything is sent. Never used outside tests.
+		fake := mail.SubmitResult{}
+		for _, rc := range part {
+			fake.Rcpts = append(fake.Rcpts, mail.RcptResult{Address: rc.address, Outcome: mail.Accepted,
+				Reply: mail.Reply{Command: ".", Code: 250, Text: "recorded before sending (unsafe test order)"}})
+		}
+		if _, err := r.Outbox.record(sctx, j, part, fake, nil, false, p); err != nil {
+			return nil, err
+		}
+		env := mail.Envelope{From: j.from, EnvID: j.envid, RequestDSN: p.RequestDSN}
+		for _, rc := range part {
+			env.Recipients = append(env.Recipients, rc.address)
+		}
+		_, serr := sess.Send(sctx, env, bytes.NewReader(j.body))
+		return serr, nil
+	}
+	for len(part) > 0 {
+		env := mail.Envelope{From: j.from, EnvID: j.envid, RequestDSN: p.RequestDSN}
+		for _, rc := range part {
+			env.Recipients = append(env.Recipients, rc.address)
+		}
+		body := &bodyReader{r: bytes.NewReader(j.body), onEOF: func() error {
+			if err := r.Outbox.markBodySent(sctx, j.attempt); err != nil {
+				return err
+			}
+			r.callHook(hookInfo{Point: hookBodyRead, EnvID: j.envid})
+			return nil
+		}}
+		res, serr := sess.Send(sctx, env, body)
+		if body.err != nil {
+			return serr, body.err
+		}
+		if r.hook != nil {
+			var acc []string
+			for _, rr := range res.Rcpts {
+				if rr.Outcome == mail.Accepted {
+					acc = append(acc, rr.Address)
+				}
+			}
+			r.callHook(hookInfo{Point: hookReplied, EnvID: j.envid, Accepted: acc})
+		}
+		rest, err := r.Outbox.record(sctx, j, part, res, serr, serr == nil, p)
+		if err != nil {
+			return serr, err
+		}
+		r.callHook(hookInfo{Point: hookRecorded, EnvID: j.envid})
+		if serr != nil {
+			return serr, nil
+		}
+		part = rest
+	}
+	return nil, nil
+}
+
+// bodyReader tells the outbox when the session has read the whole body:
+// the next thing on the wire is the final ".".
+type bodyReader struct {
+	r     *bytes.Reader
+	onEOF func() error
+	fired bool
+	err   error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF && !b.fired {
+		b.fired = true
+		if b.err = b.onEOF(); b.err != nil {
+			// Failing the read aborts the transaction before ".".
+			return n, b.err
+		}
+	}
+	return n, err
+}
+
+// connected marks the lane healthy after a session came up, so dispatch
+// may open the other connections.
+func (r *Runner) connected(ln *lane) {
+	r.mu.Lock()
+	ln.healthy, ln.probe = true, false
+	r.mu.Unlock()
+	r.poke()
+}
+
+func replyOf(err error) mail.Reply {
+	var me *mail.Error
+	if errors.As(err, &me) {
+		r := me.Reply
+		if r.Code == 0 && r.Text == "" && me.Err != nil {
+			r.Text = me.Err.Error()
+		}
+		return r
+	}
+	return mail.Reply{Command: "CONNECT", Text: err.Error()}
+}
+
+// dialFailed records a failed connection for the claimed copy (its
+// recipients are deferred; the attempt counts) and steers the account:
+// 535 pauses it, a permanent refusal of the session pauses it with the
+// server's words, anything else opens the circuit breaker.
+func (r *Runner) dialFailed(ctx context.Context, ln *lane, j *job, err error, p Policy) {
+	oc := mail.OutcomeOf(err)
+	reply := replyOf(err)
+	words := Explain(oc, reply)
+	r.logf("outbox: account %s: cannot connect: %v", j.account, err)
+	recOutcome := oc
+	if oc != mail.AuthFailed && oc != mail.Unreachable {
+		recOutcome = mail.Deferred // a session-level refusal says nothing about the recipients
+	}
+	res := mail.SubmitResult{}
+	for _, rc := range j.rcpts {
+		res.Rcpts = append(res.Rcpts, mail.RcptResult{Address: rc.address, Outcome: recOutcome, Reply: reply})
+	}
+	if _, err := r.Outbox.record(ctx, j, j.rcpts, res, err, false, p); err != nil {
+		r.fail(err)
+		return
+	}
+	r.stopLane(ln)
+	if oc == mail.AuthFailed {
+		return // record paused the account
+	}
+	if err := r.Outbox.connectionFailed(ctx, j.account, oc, reply, words, p); err != nil {
+		r.fail(err)
+	}
+}
+
+// connectionFailed opens the breaker (or pauses on a permanent refusal).
+func (o *Outbox) connectionFailed(ctx context.Context, account string, oc mail.Outcome, reply mail.Reply, words string, p Policy) error {
+	now := o.now()
+	last := words
+	if reply.Code != 0 || reply.Text != "" {
+		last += " (" + reply.String() + ")"
+	}
+	return o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		switch oc {
+		case mail.AuthFailed:
+			return pauseTx(ctx, tx, account, PausedByAuth, "the server refused the password", now)
+		case mail.Rejected:
+			return pauseTx(ctx, tx, account, PausedByServer, "the server refused the connection: "+last, now)
+		}
+		return openBreakerTx(ctx, tx, account, oc == mail.Unreachable, now, now.Add(p.ProbeInterval), last)
+	})
+}
+
+// probe is the circuit breaker's single connection attempt per interval.
+// The next probe time is committed first, so a crash while dialing does
+// not turn into a dial storm on restart.
+func (r *Runner) probe(ctx context.Context, ln *lane, p Policy) (s mail.Session, ok bool) {
+	now := r.now()
+	err := r.Outbox.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE outbox_accounts SET next_probe_at=? WHERE account=?`,
+			store.Millis(now.Add(p.ProbeInterval)), ln.account)
+		return err
+	})
+	if err != nil {
+		r.fail(err)
+		return nil, false
+	}
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("panic while connecting: %v", v)
+			}
+		}()
+		s, err = r.Dialer.Dial(ctx, ln.account)
+	}()
+	if err != nil {
+		r.stopLane(ln)
+		if ctx.Err() != nil {
+			return nil, false
+		}
+		r.logf("outbox: account %s: probe failed: %v", ln.account, err)
+		oc := mail.OutcomeOf(err)
+		reply := replyOf(err)
+		if err := r.Outbox.connectionFailed(ctx, ln.account, oc, reply, Explain(oc, reply), p); err != nil {
+			r.fail(err)
+		}
+		return nil, false
+	}
+	err = r.Outbox.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		return closeBreakerTx(ctx, tx, ln.account, r.now())
+	})
+	if err != nil {
+		closeSession(s)
+		r.fail(err)
+		return nil, false
+	}
+	r.logf("outbox: account %s: server reachable again", ln.account)
+	r.connected(ln)
+	return s, true
+}
+
+// interrupt closes an attempt whose processing panicked, like recovery
+// after a crash does.
+func (o *Outbox) interrupt(ctx context.Context, j *job, outcome, why string, p Policy) error {
+	now := o.now()
+	ctx = context.WithoutCancel(ctx)
+	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		_, err := interruptTx(ctx, tx, j.attempt, outcome, "Sending failed unexpectedly ("+why+")", p, now)
+		return err
+	})
+	if err == nil {
+		o.changed(j.message)
+	}
+	return err
+}
