@@ -52,6 +52,9 @@ func parseDSN(rep *Report, m *message) {
 	for _, body := range m.dsn {
 		rep.Recipients = append(rep.Recipients, dsnRecipients(rep, parseFields(body))...)
 	}
+	if len(rep.Recipients) > maxRecipients {
+		rep.Recipients = rep.Recipients[:maxRecipients]
+	}
 	if len(rep.Recipients) == 0 {
 		// A report part without recipient fields: the text part may still
 		// say who failed.

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks that no input makes Parse panic or loop, and that what
@@ -22,7 +23,18 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rep, err := Parse(strings.NewReader(string(data)))
+		var rep *Report
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			rep, err = Parse(strings.NewReader(string(data)))
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Parse did not return within 10s")
+		}
 		if err != nil {
 			return
 		}

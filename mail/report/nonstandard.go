@@ -111,12 +111,19 @@ func nonStandardRecipients(rep *Report, m *message) {
 			if rep.ReportingMTA == "" {
 				rep.ReportingMTA = tmp.ReportingMTA
 			}
+			if len(rcs) > maxRecipients {
+				rcs = rcs[:maxRecipients]
+			}
+			blocks := map[string]string{}
+			for _, b := range anchorBlocks(notice, excluded) {
+				blocks[strings.ToLower(b.addr)] = strings.TrimSpace(b.text)
+			}
 			for i := range rcs {
 				if rcs[i].Action == "" {
 					rcs[i].Action = action
 				}
 				if rcs[i].Diagnostic == "" {
-					rcs[i].Diagnostic = blockFor(notice, rcs[i].Address, excluded)
+					rcs[i].Diagnostic = blocks[strings.ToLower(rcs[i].Address)]
 				}
 			}
 			rep.Recipients = append(rep.Recipients, rcs...)
@@ -335,41 +342,46 @@ func anchorBlocks(notice string, excluded map[string]bool) []block {
 		anchors = append(anchors, anchor{line: i, addr: addr, rest: rest})
 	}
 	var blocks []block
+	var texts []*strings.Builder
 	index := map[string]int{}
 	for ai, a := range anchors {
 		end := len(lines)
 		if ai+1 < len(anchors) {
 			end = anchors[ai+1].line
 		}
-		var b strings.Builder
+		k := strings.ToLower(a.addr)
+		j, seen := index[k]
+		if !seen {
+			if len(blocks) >= maxRecipients {
+				continue
+			}
+			j = len(blocks)
+			index[k] = j
+			blocks = append(blocks, block{addr: a.addr})
+			texts = append(texts, &strings.Builder{})
+		}
+		// The same address may be named again (a transcript after the
+		// summary): its text joins the first block, up to a bound.
+		b := texts[j]
+		if b.Len() > 4*maxDiagnostic {
+			continue
+		}
+		if seen {
+			b.WriteByte('\n')
+		}
 		b.WriteString(strings.TrimLeft(a.rest, ">:.]) \t"))
 		for _, l := range lines[a.line+1 : end] {
+			if b.Len() > 4*maxDiagnostic {
+				break
+			}
 			b.WriteByte('\n')
 			b.WriteString(l)
 		}
-		text := b.String()
-		k := strings.ToLower(a.addr)
-		if j, ok := index[k]; ok {
-			if strings.TrimSpace(text) != "" {
-				blocks[j].text = strings.TrimSpace(blocks[j].text + "\n" + text)
-			}
-			continue
-		}
-		index[k] = len(blocks)
-		blocks = append(blocks, block{addr: a.addr, text: text})
+	}
+	for i := range blocks {
+		blocks[i].text = texts[i].String()
 	}
 	return blocks
-}
-
-// blockFor returns the text block about addr, for reports whose
-// machine-readable part left the diagnostic out.
-func blockFor(notice, addr string, excluded map[string]bool) string {
-	for _, b := range anchorBlocks(notice, excluded) {
-		if strings.EqualFold(b.addr, addr) {
-			return strings.TrimSpace(b.text)
-		}
-	}
-	return ""
 }
 
 // textBlocks maps each address named in the human-readable parts of m to

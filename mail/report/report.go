@@ -232,6 +232,9 @@ func finishRecipient(rc *Recipient) {
 
 const maxDiagnostic = 2000
 
+// maxRecipients bounds the recipients taken from one report.
+const maxRecipients = 1000
+
 // normalizeAction maps the Action values seen in the wild onto RFC 3464's
 // five (section 2.3.3).
 func normalizeAction(a string) string {
