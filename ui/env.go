@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/widget"
 )
 
 // env is what every screen shares: the app, its window, the services, a
@@ -143,4 +145,61 @@ func plural(n int, one, many string) string {
 // oneLine flattens text for a single-line label.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// debouncer runs fn once activity has paused for d. With d == 0 it runs
+// fn at once (tests), which keeps behaviour identical minus the wait.
+type debouncer struct {
+	d     time.Duration
+	timer *time.Timer
+}
+
+// trigger (UI goroutine) restarts the wait; fn then runs on the UI
+// goroutine.
+func (b *debouncer) trigger(fn func()) {
+	if b.d <= 0 {
+		fn()
+		return
+	}
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	b.timer = time.AfterFunc(b.d, func() { fyne.Do(fn) })
+}
+
+// stop cancels a pending run; it reports whether one was pending.
+func (b *debouncer) stop() bool {
+	return b.timer != nil && b.timer.Stop()
+}
+
+// emptyState is the friendly screen shown when there is nothing to show:
+// an icon, a sentence, a hint and optionally one action.
+func emptyState(icon fyne.Resource, title, hint string, action *widget.Button) fyne.CanvasObject {
+	t := widget.NewLabelWithStyle(title, fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	h := widget.NewLabelWithStyle(hint, fyne.TextAlignCenter, fyne.TextStyle{})
+	ic := widget.NewIcon(icon)
+	box := container.NewVBox(container.NewCenter(container.NewGridWrap(fyne.NewSize(64, 64), ic)), t, h)
+	if action != nil {
+		box.Add(container.NewCenter(action))
+	}
+	return container.NewCenter(box)
+}
+
+// errorLabel is the inline message under a field; hidden when empty.
+func newErrorLabel() *widget.Label {
+	l := widget.NewLabel("")
+	l.Importance = widget.DangerImportance
+	l.Wrapping = fyne.TextWrapWord
+	l.Hide()
+	return l
+}
+
+func setErrorLabel(l *widget.Label, msg string) {
+	if msg == "" {
+		l.SetText("")
+		l.Hide()
+		return
+	}
+	l.SetText(msg)
+	l.Show()
 }

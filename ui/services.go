@@ -241,6 +241,7 @@ const (
 // Query selects sent messages. A message matches when it matches every
 // set field; status-like fields match when any recipient matches.
 type Query struct {
+	IDs        []string          // only these messages (export of one message); empty: all
 	Statuses   []tracking.Status // any recipient in one of these; empty: all
 	Account    string            // empty: all accounts
 	From, To   time.Time         // created in [From, To); zero: open

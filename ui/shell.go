@@ -1,0 +1,275 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// Screen names accepted by MainWindow.ShowScreen (and used by the
+// screenshot script).
+const (
+	ScreenCompose  = "compose"
+	ScreenOutbox   = "outbox"
+	ScreenSent     = "sent"
+	ScreenOverview = "overview"
+	ScreenDrafts   = "drafts"
+	ScreenAccounts = "accounts"
+	ScreenSettings = "settings"
+)
+
+// screen is one page of the main window.
+type screen interface {
+	view() fyne.CanvasObject
+	// activate runs (on the UI goroutine) each time the screen is shown;
+	// screens reload their data here, off the UI goroutine.
+	activate()
+}
+
+type navItem struct {
+	name  string
+	title string
+	icon  fyne.Resource
+	s     screen
+}
+
+// MainWindow is Mailroom's main window: a navigation list on the left and
+// the selected screen on the right. It embeds the fyne.Window, so
+// ShowAndRun and friends work directly.
+type MainWindow struct {
+	fyne.Window
+	env    *env
+	cancel context.CancelFunc
+
+	nav     *widget.List
+	items   []navItem
+	content *fyne.Container
+	current string
+
+	compose  *composeScreen
+	outbox   *outboxScreen
+	sent     *trackingScreen
+	detail   *detailScreen
+	overview *funnelScreen
+	drafts   *draftsScreen
+	accounts *accountsScreen
+	settings *settingsScreen
+	tray     *tray
+}
+
+// NewMainWindow builds the main window over the services. It does not
+// show it. Closing it saves the draft being written first.
+func NewMainWindow(a fyne.App, s Services) *MainWindow {
+	return newMainWindow(a, s, options{})
+}
+
+// options are the test seams of the window.
+type options struct {
+	sync     bool             // run service calls synchronously (tests)
+	now      func() time.Time // clock for "today" formatting
+	debounce time.Duration    // draft/search debounce; 0 in tests
+}
+
+func newMainWindow(a fyne.App, s Services, o options) *MainWindow {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := a.NewWindow("Mailroom")
+	e := &env{app: a, win: w, svc: s, ctx: ctx, now: time.Now, run: goRunner,
+		debounce: time.Second, live: true}
+	if o.sync {
+		e.run = syncRunner
+		e.debounce = 0
+		e.live = false
+	}
+	if o.now != nil {
+		e.now = o.now
+	}
+	if o.debounce > 0 {
+		e.debounce = o.debounce
+	}
+	m := &MainWindow{Window: w, env: e, cancel: cancel}
+
+	m.compose = newComposeScreen(e, m)
+	m.outbox = newOutboxScreen(e, m)
+	m.sent = newTrackingScreen(e, m)
+	m.detail = newDetailScreen(e, m)
+	m.overview = newFunnelScreen(e, m)
+	m.drafts = newDraftsScreen(e, m)
+	m.accounts = newAccountsScreen(e, m)
+	m.settings = newSettingsScreen(e, m)
+	m.items = []navItem{
+		{ScreenCompose, "Compose", theme.MailComposeIcon(), m.compose},
+		{ScreenOutbox, "Outbox", theme.UploadIcon(), m.outbox},
+		{ScreenSent, "Sent / Tracking", theme.MailSendIcon(), m.sent},
+		{ScreenOverview, "Overview", theme.GridIcon(), m.overview},
+		{ScreenDrafts, "Drafts", theme.DocumentIcon(), m.drafts},
+		{ScreenAccounts, "Accounts", theme.AccountIcon(), m.accounts},
+		{ScreenSettings, "Settings", theme.SettingsIcon(), m.settings},
+	}
+
+	m.nav = widget.NewList(
+		func() int { return len(m.items) },
+		func() fyne.CanvasObject { return newIconLabel() },
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			o.(*iconLabel).set(m.items[id].icon, m.items[id].title)
+		})
+	m.nav.OnSelected = func(id widget.ListItemID) { m.show(m.items[id].name) }
+
+	m.content = container.NewStack()
+	split := container.NewHSplit(m.nav, m.content)
+	split.SetOffset(0.17)
+	w.SetContent(split)
+	w.Resize(fyne.NewSize(1100, 720))
+	w.SetMainMenu(m.mainMenu())
+	m.addShortcuts()
+	w.SetMaster()
+	w.SetCloseIntercept(func() {
+		// Save what is being typed before the window (and the app) goes.
+		m.compose.flush(func() {
+			cancel()
+			w.Close()
+		})
+	})
+	m.tray = setupTray(e, m)
+	m.ShowScreen(ScreenSent)
+	return m
+}
+
+// ShowScreen selects a screen by name (see the Screen* constants).
+func (m *MainWindow) ShowScreen(name string) error {
+	for i, it := range m.items {
+		if it.name == name {
+			if m.current == name {
+				m.show(name) // re-selecting still reloads
+			}
+			m.nav.Select(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("no screen %q", name)
+}
+
+// CurrentScreen is the name of the screen shown ("detail" for a message).
+func (m *MainWindow) CurrentScreen() string { return m.current }
+
+func (m *MainWindow) show(name string) {
+	for _, it := range m.items {
+		if it.name == name {
+			m.current = name
+			m.content.Objects = []fyne.CanvasObject{it.s.view()}
+			m.content.Refresh()
+			it.s.activate()
+			return
+		}
+	}
+}
+
+// OpenMessage shows one sent message's detail and per-recipient timeline.
+func (m *MainWindow) OpenMessage(id string) {
+	m.current = "detail"
+	m.nav.UnselectAll()
+	m.content.Objects = []fyne.CanvasObject{m.detail.view()}
+	m.content.Refresh()
+	m.detail.load(id)
+}
+
+// OpenMessageRecipient shows a message with one recipient's timeline
+// selected.
+func (m *MainWindow) OpenMessageRecipient(id, address string) {
+	m.detail.wantRecipient = address
+	m.OpenMessage(id)
+}
+
+// ShowSent shows the tracking list filtered by q.
+func (m *MainWindow) ShowSent(q Query) {
+	m.sent.setQuery(q)
+	m.ShowScreen(ScreenSent)
+}
+
+// ShowAccountDialog opens the add (name "") or edit dialog of an account.
+func (m *MainWindow) ShowAccountDialog(name string) {
+	m.ShowScreen(ScreenAccounts)
+	m.accounts.openDialog(name)
+}
+
+// NewMessage shows an empty compose form (saving the current draft).
+func (m *MainWindow) NewMessage() {
+	m.compose.flush(func() {
+		m.compose.reset()
+		m.ShowScreen(ScreenCompose)
+	})
+}
+
+func (m *MainWindow) mainMenu() *fyne.MainMenu {
+	newMsg := fyne.NewMenuItem("New message", m.NewMessage)
+	newMsg.Shortcut = shortcutNew
+	newMsg.Icon = theme.MailComposeIcon()
+	send := fyne.NewMenuItem("Send", func() {
+		if m.current == ScreenCompose {
+			m.compose.send()
+		}
+	})
+	send.Shortcut = shortcutSend
+	exportCSV := fyne.NewMenuItem("Export as CSV…", func() { m.sent.export("csv", m.sent.query()) })
+	exportJSON := fyne.NewMenuItem("Export as JSON…", func() { m.sent.export("json", m.sent.query()) })
+	quit := fyne.NewMenuItem("Quit", func() { m.Window.Close() })
+	quit.IsQuit = true
+	file := fyne.NewMenu("File", newMsg, send, fyne.NewMenuItemSeparator(), exportCSV, exportJSON,
+		fyne.NewMenuItemSeparator(), quit)
+
+	var views []*fyne.MenuItem
+	for i, it := range m.items {
+		it := it
+		mi := fyne.NewMenuItem(it.title, func() { m.ShowScreen(it.name) })
+		mi.Icon = it.icon
+		if i < 9 {
+			mi.Shortcut = &desktop.CustomShortcut{KeyName: fyne.KeyName(fmt.Sprint(i + 1)), Modifier: fyne.KeyModifierShortcutDefault}
+		}
+		views = append(views, mi)
+	}
+	view := fyne.NewMenu("View", views...)
+	help := fyne.NewMenu("Help", fyne.NewMenuItem("About Mailroom", m.showAbout))
+	return fyne.NewMainMenu(file, view, help)
+}
+
+var (
+	shortcutNew  = &desktop.CustomShortcut{KeyName: fyne.KeyN, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutSend = &desktop.CustomShortcut{KeyName: fyne.KeyReturn, Modifier: fyne.KeyModifierShortcutDefault}
+)
+
+// addShortcuts registers the keyboard shortcuts on the canvas too: the
+// main menu handles them on desktop drivers, the canvas when no menu bar
+// exists (and in tests).
+func (m *MainWindow) addShortcuts() {
+	c := m.Canvas()
+	c.AddShortcut(shortcutNew, func(fyne.Shortcut) { m.NewMessage() })
+	c.AddShortcut(shortcutSend, func(fyne.Shortcut) {
+		if m.current == ScreenCompose {
+			m.compose.send()
+		}
+	})
+	enter := &desktop.CustomShortcut{KeyName: fyne.KeyEnter, Modifier: fyne.KeyModifierShortcutDefault}
+	c.AddShortcut(enter, func(fyne.Shortcut) {
+		if m.current == ScreenCompose {
+			m.compose.send()
+		}
+	})
+}
+
+func (m *MainWindow) showAbout() {
+	meta := m.env.app.Metadata()
+	v := meta.Version
+	if v == "" {
+		v = "development build"
+	}
+	msg := fmt.Sprintf("Mailroom %s\n\nAn email client that shows what happened to every message:\n"+
+		"accepted by the server, delivered to the mailbox, bounced, opened, read, replied,\n"+
+		"each backed by the evidence that proves it.", v)
+	dialog.ShowInformation("About Mailroom", msg, m.Window)
+}

@@ -1,0 +1,59 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+)
+
+// iconLabel is a reusable icon + text row for lists, updated through its
+// own method instead of casts into a container's children.
+type iconLabel struct {
+	widget.BaseWidget
+	icon  *widget.Icon
+	label *widget.Label
+}
+
+func newIconLabel() *iconLabel {
+	il := &iconLabel{icon: widget.NewIcon(nil), label: widget.NewLabel("")}
+	il.ExtendBaseWidget(il)
+	return il
+}
+
+func (il *iconLabel) set(icon fyne.Resource, text string) {
+	il.icon.SetResource(icon)
+	il.label.SetText(text)
+}
+
+func (il *iconLabel) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(container.NewHBox(il.icon, il.label))
+}
+
+// tappableBox makes any content tappable (rows of ad-hoc lists, funnel
+// bars use their own widget).
+type tappableBox struct {
+	widget.BaseWidget
+	content fyne.CanvasObject
+	onTap   func()
+}
+
+func newTappableBox(content fyne.CanvasObject, onTap func()) *tappableBox {
+	t := &tappableBox{content: content, onTap: onTap}
+	t.ExtendBaseWidget(t)
+	return t
+}
+
+func (t *tappableBox) Tapped(*fyne.PointEvent) {
+	if t.onTap != nil {
+		t.onTap()
+	}
+}
+
+func (t *tappableBox) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(t.content)
+}
+
+// section is a titled group of widgets.
+func section(title string, objs ...fyne.CanvasObject) fyne.CanvasObject {
+	return widget.NewCard(title, "", container.NewVBox(objs...))
+}
