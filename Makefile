@@ -69,7 +69,7 @@ screenshots: deps build
 N   ?= 1000
 DIR ?= /tmp/mailroom-seed
 seed:
-	$(HEADLESS) run ./internal/seed -n $(N) -dir $(DIR)
+	$(HEADLESS) run ./internal/seed/seedcmd -n $(N) -dir $(DIR)
 
 ## package: a Linux desktop package (tar.xz with .desktop file and icon)
 package: deps-build

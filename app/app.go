@@ -17,6 +17,7 @@ import (
 
 	"mailroom/internal/sqlitedb"
 	"mailroom/tracking/store"
+	"mailroom/tracking/view"
 )
 
 //go:embed migrations/*.sql
@@ -31,6 +32,7 @@ type App struct {
 	Dir      string
 	DB       *sqlitedb.DB
 	Store    *store.Store
+	View     *view.View
 	Accounts *Accounts
 	Drafts   *Drafts
 }
@@ -70,7 +72,8 @@ func (a *App) migrate(ctx context.Context) error {
 		return err
 	}
 	a.Store = st
-	return nil
+	a.View, err = view.Open(ctx, st)
+	return err
 }
 
 // Close releases the database.
