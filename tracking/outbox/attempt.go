@@ -225,21 +225,27 @@ func outcomeFor(part []*jobRcpt, res mail.SubmitResult, sendErr error) []mail.Rc
 func (o *Outbox) record(ctx context.Context, j *job, part []*jobRcpt, res mail.SubmitResult, sendErr error, split bool, p Policy) (rest []*jobRcpt, err error) {
 	now := o.now()
 	results := outcomeFor(part, res, sendErr)
-	var tooMany []int
+	// After a 452 the session stops at that recipient: it and those after
+	// it (not attempted) go in the next transaction.
+	var tooMany bool
+	later := map[int]bool{}
 	for i, r := range results {
-		if r.Outcome == mail.TooManyRecipients {
-			tooMany = append(tooMany, i)
+		switch {
+		case r.Outcome == mail.TooManyRecipients:
+			tooMany, later[i] = true, true
+		case r.Outcome == mail.NotAttempted && tooMany:
+			later[i] = true
 		}
 	}
 	// Split only when the server took someone: otherwise another
 	// transaction would get the same answer.
-	split = split && len(tooMany) > 0 && len(tooMany) < len(part)
+	split = split && tooMany && len(later) < len(part)
 	err = o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		rest = nil
 		var hold, pause string
 		for i, rc := range part {
 			r := results[i]
-			if split && r.Outcome == mail.TooManyRecipients {
+			if split && later[i] {
 				rest = append(rest, rc)
 				continue
 			}
