@@ -28,7 +28,12 @@ func FuzzParse(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			rep, err = Parse(strings.NewReader(string(data)))
+			if len(data) == 0 || strings.TrimSpace(string(data)) == "" {
+				err = ErrEmpty
+				return
+			}
+			// Unrecovered: the fuzzer must see panics that Parse would hide.
+			rep = parseUnrecovered(data)
 		}()
 		select {
 		case <-done:

@@ -29,6 +29,8 @@ func fillHeaderFields(rep *Report, h textproto.Header) {
 	rep.MessageID = firstMsgID(h.Get("Message-Id"))
 	rep.InReplyTo = firstMsgID(h.Get("In-Reply-To"))
 	rep.References = msgIDs(h.Get("References"))
+	as := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted")))
+	rep.AutoReply = as != "" && !strings.HasPrefix(as, "no") || h.Get("X-Autoreply") != "" || h.Get("X-Autorespond") != ""
 }
 
 // fillReturned takes the returned message's keys from the first returned

@@ -22,6 +22,7 @@ type InspectView struct {
 	References        []string        `json:"references,omitempty"`
 	Recipients        []RecipientView `json:"recipients"`
 	MDN               *MDNView        `json:"mdn,omitempty"`
+	AutoReply         bool            `json:"auto_reply,omitempty"`
 	Truncated         bool            `json:"truncated,omitempty"`
 }
 
@@ -65,6 +66,7 @@ func (r *Report) View() InspectView {
 		InReplyTo:         r.InReplyTo,
 		References:        r.References,
 		Recipients:        make([]RecipientView, 0, len(r.Recipients)),
+		AutoReply:         r.AutoReply,
 		Truncated:         r.Truncated,
 	}
 	for _, rc := range r.Recipients {

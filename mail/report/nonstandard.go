@@ -51,7 +51,7 @@ var bounceBodyPhrases = []string{
 // has no RFC 3464 part is a delivery failure notice.
 func looksLikeBounce(m *message) bool {
 	h := m.header
-	if m.contentType == "multipart/report" && !strings.Contains(m.reportType, "disposition") {
+	if m.contentType == "multipart/report" && !strings.Contains(m.reportType, "disposition") && !strings.Contains(m.reportType, "feedback") {
 		return true
 	}
 	if h.Get("X-Failed-Recipients") != "" {

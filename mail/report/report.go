@@ -72,6 +72,11 @@ type Report struct {
 	// MDN is set when Kind is KindMDN.
 	MDN *MDN
 
+	// AutoReply is set when the message says it was sent by a machine
+	// (Auto-Submitted other than "no", RFC 3834; X-Autoreply): a
+	// vacation notice is KindReply with AutoReply set, not a person's reply.
+	AutoReply bool
+
 	// Truncated is set when the message was longer than MaxSize.
 	Truncated bool
 }
@@ -145,6 +150,12 @@ func parseBytes(data []byte) (rep *Report) {
 			rep = &Report{Kind: KindNotAReport}
 		}
 	}()
+	return parseUnrecovered(data)
+}
+
+// parseUnrecovered is parseBytes without the safety net, for the fuzz
+// target, which must see panics.
+func parseUnrecovered(data []byte) *Report {
 	return analyse(readMessage(data), 0)
 }
 
@@ -173,6 +184,11 @@ func analyse(m *message, depth int) *Report {
 	}
 	if rep.Kind == KindNotAReport && (rep.InReplyTo != "" || len(rep.References) > 0) {
 		rep.Kind = KindReply
+	}
+	if (rep.Kind == KindDSN || rep.Kind == KindBounce) && (rep.ReturnedMessageID == "" || rep.TrackingID == "") {
+		// The original may be quoted in the text part only.
+		_, original := splitOriginal(strings.Join(m.texts, "\n"))
+		quotedKeys(rep, original)
 	}
 	for i := range rep.Recipients {
 		finishRecipient(&rep.Recipients[i])
