@@ -137,8 +137,15 @@ func nonStandardRecipients(rep *Report, m *message) {
 		// recipient: try again excluding only senders.
 		blocks = anchorBlocks(notice, senderAddresses(m))
 	}
-	if len(blocks) == 0 {
-		for _, a := range findAddresses(m.header.Get("X-Failed-Recipients")) {
+	// X-Failed-Recipients (Exim) lists every failed address: add those
+	// the text did not name.
+	named := map[string]bool{}
+	for _, b := range blocks {
+		named[strings.ToLower(b.addr)] = true
+	}
+	for _, a := range findAddresses(m.header.Get("X-Failed-Recipients")) {
+		if k := strings.ToLower(a); !named[k] && len(blocks) < maxRecipients {
+			named[k] = true
 			blocks = append(blocks, block{addr: a})
 		}
 	}
