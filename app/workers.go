@@ -1,0 +1,126 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"mailroom/mail"
+	"mailroom/mail/imapsource"
+	"mailroom/mail/submit"
+	"mailroom/tracking/outbox"
+	"mailroom/tracking/reports"
+)
+
+// dialSMTP opens an authenticated submission session for an account.
+func (a *App) dialSMTP(ctx context.Context, name string) (mail.Session, error) {
+	acct, err := a.Accounts.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if acct == nil {
+		// Not Unreachable: a removed account must not trip the breaker
+		// forever; it pauses like a refused password, with a clear reason.
+		return nil, &mail.Error{Outcome: mail.AuthFailed, Reply: mail.Reply{Command: "CONNECT",
+			Text: fmt.Sprintf("account %q no longer exists", name)}}
+	}
+	withSecrets := a.Accounts.WithSecrets(*acct)
+	return submit.Dial(ctx, submit.Options{Endpoint: withSecrets.SMTP, RootCAs: a.rootCAs})
+}
+
+// dialIMAP opens an IMAP connection for an account's reports.
+func (a *App) dialIMAP(ctx context.Context, name string) (reports.Source, error) {
+	acct, err := a.Accounts.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if acct == nil || acct.IMAP.Host == "" {
+		return nil, fmt.Errorf("account %q has no IMAP server", name)
+	}
+	withSecrets := a.Accounts.WithSecrets(*acct)
+	return imapsource.Dial(ctx, withSecrets.IMAP, imapsource.Options{RootCAs: a.rootCAs})
+}
+
+func (a *App) runner() *outbox.Runner {
+	return &outbox.Runner{Outbox: a.Outbox, Dialer: outbox.DialerFunc(a.dialSMTP),
+		Logf: func(format string, args ...any) { a.Log.Info(fmt.Sprintf(format, args...), "component", "outbox") }}
+}
+
+func (a *App) syncer() *reports.Syncer {
+	return &reports.Syncer{Reports: a.Reports, Dial: a.dialIMAP,
+		Logf: func(format string, args ...any) { a.Log.Info(fmt.Sprintf(format, args...), "component", "reports") }}
+}
+
+// RunOnce sends everything due now, then reads every account's new
+// reports and tracker events once: `mailroom run --once`.
+func (a *App) RunOnce(ctx context.Context) error {
+	var errs []error
+	if err := a.runner().RunOnce(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("outbox: %w", err))
+	}
+	accts, err := a.Accounts.List(ctx)
+	if err != nil {
+		return err
+	}
+	sy := a.syncer()
+	for _, acct := range accts {
+		if acct.IMAP.Host == "" {
+			continue
+		}
+		if _, err := sy.SyncOnce(ctx, acct.Name); err != nil {
+			errs = append(errs, fmt.Errorf("reports for %s: %w", acct.Name, err))
+		}
+	}
+	if err := a.SyncOpens(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("opens: %w", err))
+	}
+	a.notify()
+	return errors.Join(errs...)
+}
+
+// Run runs every background worker until ctx ends: the outbox runner, one
+// report syncer per account with IMAP, and the open-tracking sync. A worker
+// that fails is restarted after a pause; the others go on.
+func (a *App) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	keep := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				err := f(ctx)
+				if ctx.Err() != nil {
+					return
+				}
+				a.Log.Warn("worker stopped; restarting in 30 s", "worker", name, "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(30 * time.Second):
+				}
+			}
+		}()
+	}
+	keep("outbox", a.runner().Run)
+	accts, err := a.Accounts.List(ctx)
+	if err != nil {
+		return err
+	}
+	sy := a.syncer()
+	for _, acct := range accts {
+		if acct.IMAP.Host == "" {
+			continue
+		}
+		name := acct.Name
+		keep("reports:"+name, func(ctx context.Context) error { return sy.Run(ctx, name) })
+	}
+	keep("opens", a.runOpens)
+	wg.Wait()
+	return ctx.Err()
+}
+
+// discardLogger drops everything (the CLI's default: it prints results,
+// not logs).
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

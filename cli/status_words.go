@@ -1,0 +1,5 @@
+package cli
+
+import "mailroom/tracking"
+
+func trackingStatus(s string) tracking.Status { return tracking.Status(s) }
