@@ -120,7 +120,7 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 	})
 	c.format.Horizontal = true
 	c.format.Required = true
-	c.format.SetSelected(labelPlain)
+	c.format.Selected = labelPlain // no callback: the tracking checks do not exist yet
 
 	c.attachBox = container.NewVBox()
 	c.attachWarn = widget.NewLabel("")
@@ -213,6 +213,7 @@ func (c *composeScreen) loadAccounts() {
 				c.status.SetText("Could not list accounts: " + err.Error())
 				return
 			}
+			prev := c.accountName()
 			c.accounts = list
 			if len(list) == 0 {
 				c.root.Objects = []fyne.CanvasObject{c.empty}
@@ -227,12 +228,12 @@ func (c *composeScreen) loadAccounts() {
 			}
 			was := c.loading
 			c.loading = true
-			sel := c.from.Selected
 			c.from.SetOptions(opts)
-			if sel == "" {
-				c.from.SetSelectedIndex(0)
-			} else {
-				c.from.SetSelected(sel)
+			c.from.SetSelectedIndex(0)
+			for _, a := range list {
+				if a.Name == prev {
+					c.from.SetSelected(accountLabel(a))
+				}
 			}
 			c.loading = was
 		}
@@ -322,7 +323,7 @@ func (c *composeScreen) load(d Draft) {
 	if in.Format == FormatMarkdown {
 		c.format.SetSelected(labelMarkdown)
 	} else {
-		c.format.SetSelected(labelPlain)
+		c.format.Selected = labelPlain // no callback: the tracking checks do not exist yet
 	}
 	c.attachments = append([]Attachment(nil), in.Attachments...)
 	c.refreshAttachments()

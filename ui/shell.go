@@ -52,6 +52,7 @@ type MainWindow struct {
 	items   []navItem
 	content *fyne.Container
 	current string
+	closing bool
 
 	compose  *composeScreen
 	outbox   *outboxScreen
@@ -129,16 +130,21 @@ func newMainWindow(a fyne.App, s Services, o options) *MainWindow {
 	w.SetMainMenu(m.mainMenu())
 	m.addShortcuts()
 	w.SetMaster()
-	w.SetCloseIntercept(func() {
-		// Save what is being typed before the window (and the app) goes.
-		m.compose.flush(func() {
-			cancel()
-			w.Close()
-		})
-	})
+	w.SetCloseIntercept(m.Close)
+	w.SetOnClosed(cancel)
 	m.tray = setupTray(e, m)
 	m.ShowScreen(ScreenSent)
 	return m
+}
+
+// Close saves the draft being written, then closes the window (and,
+// as the master window, the app). The window's close button comes here.
+func (m *MainWindow) Close() {
+	if m.closing {
+		return
+	}
+	m.closing = true
+	m.compose.flush(func() { m.Window.Close() })
 }
 
 // ShowScreen selects a screen by name (see the Screen* constants).
@@ -218,7 +224,7 @@ func (m *MainWindow) mainMenu() *fyne.MainMenu {
 	send.Shortcut = shortcutSend
 	exportCSV := fyne.NewMenuItem("Export as CSV…", func() { m.sent.export("csv", m.sent.query()) })
 	exportJSON := fyne.NewMenuItem("Export as JSON…", func() { m.sent.export("json", m.sent.query()) })
-	quit := fyne.NewMenuItem("Quit", func() { m.Window.Close() })
+	quit := fyne.NewMenuItem("Quit", m.Close)
 	quit.IsQuit = true
 	file := fyne.NewMenu("File", newMsg, send, fyne.NewMenuItemSeparator(), exportCSV, exportJSON,
 		fyne.NewMenuItemSeparator(), quit)

@@ -71,6 +71,7 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 	t := &trackingScreen{e: e, m: m, cache: newPageCache(pageSize)}
 	t.searchDeb.d = e.debounce / 3
 	t.q.Sort = NewestFirst
+	t.setting = true // widgets are being built: no reloads yet
 
 	opts := []string{allStatuses}
 	for _, s := range tracking.AllStatuses {
@@ -131,6 +132,7 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 	)
 	t.body = container.NewStack(t.list)
 	t.root = container.NewBorder(filters, nil, nil, nil, t.body)
+	t.setting = false
 	if e.svc.Tracking != nil {
 		e.watch(e.svc.Tracking.Changes, func() {
 			if m.current == ScreenSent {

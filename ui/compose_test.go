@@ -1,0 +1,179 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+)
+
+func TestComposeInvalidAddressShowsInlineError(t *testing.T) {
+	m := newTestWindow(t, newFakes())
+	m.ShowScreen(ScreenCompose)
+	c := m.compose
+
+	test.Type(c.to, "bob@")
+	if !c.toErr.Visible() || c.toErr.Text == "" {
+		t.Fatalf("no inline error for %q", c.to.Text)
+	}
+	requireText(t, content(m), c.toErr.Text)
+
+	c.to.SetText("")
+	test.Type(c.to, "Jörg <jörg@bücher.example>, carol@example.org")
+	if c.toErr.Visible() {
+		t.Errorf("IDN address refused: %s", c.toErr.Text)
+	}
+
+	test.Type(c.cc, "not an address")
+	if !c.ccErr.Visible() {
+		t.Error("Cc not validated")
+	}
+	if c.toErr.Visible() {
+		t.Error("an error in Cc marked To")
+	}
+}
+
+func TestComposeSendValidatesAndQueues(t *testing.T) {
+	f := newFakes()
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenCompose)
+	c := m.compose
+
+	c.send()
+	if len(f.compose.sent) != 0 {
+		t.Fatal("sent without recipients")
+	}
+	if !c.toErr.Visible() {
+		t.Error("no 'add a recipient' error")
+	}
+
+	test.Type(c.to, "bob@example.com")
+	test.Type(c.subject, "Invoice 42")
+	test.Type(c.body, "Hello")
+	c.send()
+	if len(f.compose.sent) != 1 {
+		t.Fatalf("sent %d messages", len(f.compose.sent))
+	}
+	got := f.compose.sent[0]
+	if got.Account != "work" || got.To != "bob@example.com" || got.Subject != "Invoice 42" || !got.At.IsZero() {
+		t.Errorf("sent %+v", got)
+	}
+	if got.DraftID == "" {
+		t.Error("the draft saved while typing is not named in the send, so it would linger")
+	}
+	if len(f.drafts.drafts) != 0 {
+		t.Errorf("draft left after sending: %v", f.drafts.drafts)
+	}
+	if c.to.Text != "" || !strings.Contains(c.status.Text, "Queued as m1") {
+		t.Errorf("form not reset after send: to=%q status=%q", c.to.Text, c.status.Text)
+	}
+}
+
+func TestComposeSendLater(t *testing.T) {
+	f := newFakes()
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenCompose)
+	c := m.compose
+	test.Type(c.to, "bob@example.com")
+	test.Tap(c.laterBtn)
+	day := testNow.AddDate(0, 0, 1)
+	c.date.SetDate(&day)
+	test.Type(c.clock, "9h")
+	c.sendLater()
+	if !c.laterErr.Visible() || len(f.compose.sent) != 0 {
+		t.Fatal("bad time accepted")
+	}
+	c.clock.SetText("09:30")
+	c.sendLater()
+	if len(f.compose.sent) != 1 {
+		t.Fatal("not scheduled")
+	}
+	want := time.Date(day.Year(), day.Month(), day.Day(), 9, 30, 0, 0, time.Local)
+	if at := f.compose.sent[0].At; !at.Equal(want) {
+		t.Errorf("At = %v, want %v", at, want)
+	}
+}
+
+func TestComposeDraftSurvivesReopen(t *testing.T) {
+	f := newFakes()
+	a := test.NewTempApp(t)
+	m := newTestWindowOn(a, f)
+	m.ShowScreen(ScreenCompose)
+	c := m.compose
+	test.Type(c.to, "bob@example.com")
+	test.Type(c.subject, "Quarterly report")
+	test.Type(c.body, "Numbers attached.")
+	c.format.SetSelected(labelMarkdown)
+	test.Tap(c.trackOpens)
+	m.Close()
+	if len(f.drafts.drafts) != 1 {
+		t.Fatalf("%d drafts after close, want 1 (saves: %d)", len(f.drafts.drafts), f.drafts.saves)
+	}
+
+	if acc := f.drafts.drafts["d1"].Input.Account; acc != "work" {
+		t.Errorf("draft account %q", acc)
+	}
+	m2 := newTestWindowOn(a, f)
+	m2.ShowScreen(ScreenDrafts)
+	requireText(t, content(m2), "Quarterly report", "To: bob@example.com")
+	m2.drafts.list.Select(0)
+	if m2.CurrentScreen() != ScreenCompose {
+		t.Fatalf("draft opened on %q", m2.CurrentScreen())
+	}
+	c2 := m2.compose
+	if c2.to.Text != "bob@example.com" || c2.subject.Text != "Quarterly report" || c2.body.Text != "Numbers attached." ||
+		c2.format.Selected != labelMarkdown || !c2.trackOpens.Checked {
+		t.Errorf("draft not restored: to=%q subject=%q body=%q format=%q opens=%v",
+			c2.to.Text, c2.subject.Text, c2.body.Text, c2.format.Selected, c2.trackOpens.Checked)
+	}
+	// Editing the reopened draft updates it instead of adding another.
+	test.Type(c2.subject, "!")
+	if d := f.drafts.drafts["d1"]; len(f.drafts.drafts) != 1 || d.Input.Subject != "!Quarterly report" || d.Input.Account != "work" {
+		t.Errorf("drafts after edit: %+v", f.drafts.drafts)
+	}
+}
+
+func TestComposeWarnings(t *testing.T) {
+	f := newFakes()
+	f.compose.suppressed["bob@example.com"] = "bounced 5.1.1 on 2 May"
+	f.compose.maxSize = 1000
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenCompose)
+	c := m.compose
+
+	test.Type(c.to, "bob@example.com")
+	if !c.suppressed.Visible() || !strings.Contains(c.suppressed.Text, "bob@example.com is on the suppression list (bounced 5.1.1 on 2 May)") {
+		t.Errorf("suppression warning: %q", c.suppressed.Text)
+	}
+
+	test.Tap(c.trackOpens)
+	if !c.trackNote.Visible() || c.trackNote.Text != plainTrackingNote {
+		t.Error("no plain-text tracking note")
+	}
+	c.format.SetSelected(labelMarkdown)
+	if c.trackNote.Visible() {
+		t.Error("tracking note shown for Markdown")
+	}
+
+	c.attachments = []Attachment{{Path: "/tmp/x.pdf", Name: "x.pdf", Size: 2048}}
+	c.refreshAttachments()
+	requireText(t, content(m), "x.pdf — 2.0 KB")
+	if !c.attachWarn.Visible() || !strings.Contains(c.attachWarn.Text, "at most 1000 B") {
+		t.Errorf("size warning: %q", c.attachWarn.Text)
+	}
+}
+
+func TestComposeAttachmentReadsSize(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/a.txt"
+	if err := writeFile(path, strings.Repeat("x", 3000)); err != nil {
+		t.Fatal(err)
+	}
+	m := newTestWindow(t, newFakes())
+	m.ShowScreen(ScreenCompose)
+	m.compose.addAttachment(path, "a.txt")
+	if len(m.compose.attachments) != 1 || m.compose.attachments[0].Size != 3000 {
+		t.Fatalf("attachments: %+v", m.compose.attachments)
+	}
+}
