@@ -9,7 +9,11 @@
 // opentrack (tokens, tracker server, open classification).
 package tracking
 
-import "time"
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
 
 // Status is a recipient's delivery status, a word from DESIGN.md section 2.
 type Status string
@@ -127,4 +131,11 @@ func FromMillis(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms).UTC()
+}
+
+// NewID returns a short random identifier (16 hex digits) for messages.
+func NewID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

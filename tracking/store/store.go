@@ -9,10 +9,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,12 +36,8 @@ func OpenStore(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 	return &Store{DB: db}, nil
 }
 
-// NewID returns a short random identifier (16 hex digits) for messages.
-func NewID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+// NewID is tracking.NewID.
+func NewID() string { return tracking.NewID() }
 
 // ErrNotFound is returned when a message or recipient does not exist.
 var ErrNotFound = errors.New("not found")
