@@ -68,9 +68,10 @@ type hookInfo struct {
 
 // Hook points.
 const (
-	hookEnqueued  = "enqueued"          // Enqueue committed
 	hookAttempt   = "attempt-committed" // claim committed, before dialing
 	hookDialed    = "dialed"            // session established
+	hookBodyStart = "body-start"        // 354 received, first body read
+	hookMidBody   = "mid-body"          // half the body read
 	hookBodyRead  = "body-read"         // body_sent committed, "." about to go out
 	hookReplied   = "replied"           // Send returned, result not yet committed
 	hookRecorded  = "recorded"          // result committed

@@ -235,6 +235,9 @@ func (r *Runner) send(ctx context.Context, sess mail.Session, j *job, p Policy) 
 			r.callHook(hookInfo{Point: hookBodyRead, EnvID: j.envid})
 			return nil
 		}}
+		if r.hook != nil {
+			body.progress = func(point string) { r.callHook(hookInfo{Point: point, EnvID: j.envid}) }
+		}
 		res, serr := sess.Send(sctx, env, body)
 		if body.err != nil {
 			return serr, body.err
@@ -268,9 +271,24 @@ type bodyReader struct {
 	onEOF func() error
 	fired bool
 	err   error
+	// progress (tests only) hears "body-start" at the first read (the
+	// server has answered 354) and "mid-body" at the half.
+	progress func(point string)
+	started  bool
+	half     bool
 }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.progress != nil {
+		if !b.started {
+			b.started = true
+			b.progress(hookBodyStart)
+		}
+		if !b.half && b.r.Len() <= int(b.r.Size())/2 {
+			b.half = true
+			b.progress(hookMidBody)
+		}
+	}
 	n, err := b.r.Read(p)
 	if err == io.EOF && !b.fired {
 		b.fired = true
