@@ -32,13 +32,13 @@ import (
 // kills itself at a named point), restarts it, and checks what the peer
 // received against what the database says.
 const (
-	envHelper     = "MAILROOM_OUTBOX_HELPER"      // "drain"
-	envDB         = "MAILROOM_OUTBOX_DB"          // database file
-	envPeer       = "MAILROOM_OUTBOX_PEER"        // smtptest address host:port
-	envCA         = "MAILROOM_OUTBOX_CA"          // the peer's CA (PEM file)
-	envMarkers    = "MAILROOM_OUTBOX_MARKERS"     // marker file (B/R/C lines per ENVID)
-	envKillAt     = "MAILROOM_OUTBOX_KILL_AT"     // hook point at which the helper SIGKILLs itself
-	envEnqueue    = "MAILROOM_OUTBOX_ENQUEUE"     // JSON Message to enqueue first
+	envHelper     = "MAILROOM_OUTBOX_HELPER"       // "drain"
+	envDB         = "MAILROOM_OUTBOX_DB"           // database file
+	envPeer       = "MAILROOM_OUTBOX_PEER"         // smtptest address host:port
+	envCA         = "MAILROOM_OUTBOX_CA"           // the peer's CA (PEM file)
+	envMarkers    = "MAILROOM_OUTBOX_MARKERS"      // marker file (B/R/C lines per ENVID)
+	envKillAt     = "MAILROOM_OUTBOX_KILL_AT"      // hook point at which the helper SIGKILLs itself
+	envEnqueue    = "MAILROOM_OUTBOX_ENQUEUE"      // JSON Message to enqueue first
 	envUnsafe     = "MAILROOM_OUTBOX_UNSAFE_ORDER" // "1": commit "accepted" before sending (negative control)
 	envCrashLimit = "MAILROOM_OUTBOX_CRASH_LIMIT"
 )
@@ -375,5 +375,3 @@ func TestKillAtNamedPoints(t *testing.T) {
 	}
 	t.Logf("outcome per kill point:\n%s", strings.Join(table, "\n"))
 }
-
-
