@@ -96,7 +96,7 @@ func parseServe(args []string, stderr io.Writer) (*serveFlags, error) {
 	if fs.NArg() > 0 {
 		return nil, usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if f.postgres == "" {
+	if f.postgres == "" && f.db == "" {
 		f.postgres = os.Getenv("MAILROOM_TRACKER_POSTGRES")
 	}
 	if (f.db == "") == (f.postgres == "") {

@@ -186,3 +186,27 @@ func Example() {
 	// Output:
 	// <html><head></head><body><p><a href="https://t.example/c/TOKEN">site</a> <a href="mailto:a@example.test">mail</a></p><img src="https://t.example/o/TOKEN.gif" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0"/></body></html>
 }
+
+// FuzzRewrite feeds arbitrary markup: no panic, no error, and fn only ever
+// sees absolute http(s) URLs.
+func FuzzRewrite(f *testing.F) {
+	f.Add(`<a href="https://example.test/">x</a>`)
+	f.Add(`<A HREF=HTTP://E.TEST/a?b=1&amp;c=2>x`)
+	f.Add(`<!--[if mso]><a href="https://e.test/">x</a><![endif]--><body><area href=" https://e.test/ ">`)
+	f.Add(`<frameset><frame src=x></frameset>`)
+	f.Add(`<svg><a href="https://e.test/"></a></svg><math><a href="http://e.test/">`)
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := RewriteLinks([]byte(in), func(href string) (string, bool) {
+			if !IsHTTPURL(href) {
+				t.Fatalf("fn called with %q", href)
+			}
+			return "https://t.test/c/T?u=" + href, true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := InjectPixel(out, "https://t.test/o/T.gif"); err != nil && !errors.Is(err, ErrNoBody) {
+			t.Fatal(err)
+		}
+	})
+}
