@@ -89,13 +89,17 @@ func newBadge() *badge {
 // setStatus shows one status; n > 1 prefixes a count ("3 bounced").
 func (b *badge) setStatus(s tracking.Status, n int) {
 	l := lookOf(s)
-	b.bg.FillColor = l.color
-	b.bg.Refresh()
-	b.icon.SetResource(l.icon)
+	if b.bg.FillColor != color.Color(l.color) {
+		b.bg.FillColor = l.color
+		b.bg.Refresh()
+	}
+	if b.icon.Resource != l.icon {
+		b.icon.SetResource(l.icon)
+	}
 	if n > 1 {
-		b.label.SetText(fmt.Sprintf("%d %s", n, l.label))
+		setText(b.label, fmt.Sprintf("%d %s", n, l.label))
 	} else {
-		b.label.SetText(l.label)
+		setText(b.label, l.label)
 	}
 	b.box.Show()
 }

@@ -94,3 +94,5 @@ func findButton(o fyne.CanvasObject, text string) *widget.Button {
 func content(m *MainWindow) fyne.CanvasObject { return m.content }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -61,4 +61,3 @@ func TestEmptyStatesWithoutAccount(t *testing.T) {
 	}
 	requireText(t, content(m), "Add an account to start", "Add account")
 }
-

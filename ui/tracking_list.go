@@ -401,9 +401,9 @@ func (t *trackingScreen) loadPage(page int) {
 				return
 			}
 			if gen == t.cache.gen {
-				for i := range rows {
-					t.list.RefreshItem(page*size + i)
-				}
+				// Refresh redraws only the rows on screen, whichever
+				// page they are from.
+				t.list.Refresh()
 			}
 		}
 	})
@@ -496,9 +496,9 @@ func newMessageRowView(t *trackingScreen) *messageRowView {
 
 func (r *messageRowView) set(row MessageRow, loaded bool) {
 	if !loaded {
-		r.subject.SetText("Loading…")
-		r.who.SetText("")
-		r.when.SetText("")
+		setText(r.subject, "Loading…")
+		setText(r.who, "")
+		setText(r.when, "")
 		for _, b := range r.badges {
 			b.box.Hide()
 		}
@@ -509,9 +509,9 @@ func (r *messageRowView) set(row MessageRow, loaded bool) {
 	if s == "" {
 		s = "(no subject)"
 	}
-	r.subject.SetText(s)
-	r.when.SetText(fmtTime(row.LastEvent, r.t.e.now()))
-	r.who.SetText(recipientSummary(row))
+	setText(r.subject, s)
+	setText(r.when, fmtTime(row.LastEvent, r.t.e.now()))
+	setText(r.who, recipientSummary(row))
 	i := 0
 	for _, st := range tracking.AllStatuses {
 		n := row.StatusCounts[st]

@@ -57,3 +57,11 @@ func (t *tappableBox) CreateRenderer() fyne.WidgetRenderer {
 func section(title string, objs ...fyne.CanvasObject) fyne.CanvasObject {
 	return widget.NewCard(title, "", container.NewVBox(objs...))
 }
+
+// setText changes a label only when its text differs: SetText always
+// re-shapes the text, which dominates the cost of redrawing list rows.
+func setText(l *widget.Label, s string) {
+	if l.Text != s {
+		l.SetText(s)
+	}
+}
