@@ -18,6 +18,9 @@ type Rule struct {
 	Scope  string   // package path prefix the rule applies to
 	Except []string // package path prefixes inside Scope that are exempt
 	Deny   []string // forbidden dependency prefixes
+	// Direct checks only the package's own imports, not what they pull in
+	// (for "only X may import Y" rules, where others reach Y through X).
+	Direct bool
 	Why    string
 }
 
@@ -37,20 +40,22 @@ var Rules = []Rule{
 	{Scope: "mailroom/cmd/mailroom-tracker", Deny: []string{"fyne.io/"},
 		Why: "the tracker is a plain server: no Fyne, no cgo"},
 	{Scope: "mailroom/", Except: []string{"mailroom/mail/imapsource", "mailroom/bench", "mailroom/internal/mailstack"},
-		Deny: []string{"github.com/emersion/go-imap/v2"},
-		Why:  "go-imap/v2 is a beta: only mail/imapsource may import it, behind our own interface"},
+		Deny: []string{"github.com/emersion/go-imap/v2"}, Direct: true,
+		Why: "go-imap/v2 is a beta: only mail/imapsource may import it, behind our own interface"},
 }
 
-// Package is one package and its transitive dependencies.
+// Package is one package, its own imports and its transitive dependencies.
 type Package struct {
-	Path string
-	Deps []string
+	Path    string
+	Deps    []string
+	Imports []string
 }
 
-// List runs `go list` over patterns and returns every package with its
+// List runs `go list` over patterns (with the headless build tags, so it
+// works without cgo) and returns every package with its
 // dependencies.
 func List(dir string, patterns ...string) ([]Package, error) {
-	args := append([]string{"list", "-f", "{{.ImportPath}} {{join .Deps \" \"}}"}, patterns...)
+	args := append([]string{"list", "-tags", "ci migrated_fynedo", "-f", "{{.ImportPath}}|{{join .Imports \" \"}}|{{join .Deps \" \"}}"}, patterns...)
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
@@ -63,11 +68,11 @@ func List(dir string, patterns ...string) ([]Package, error) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
+		f := strings.SplitN(sc.Text(), "|", 3)
+		if len(f) != 3 {
 			continue
 		}
-		pkgs = append(pkgs, Package{Path: f[0], Deps: f[1:]})
+		pkgs = append(pkgs, Package{Path: f[0], Imports: strings.Fields(f[1]), Deps: strings.Fields(f[2])})
 	}
 	return pkgs, sc.Err()
 }
@@ -94,7 +99,11 @@ func Check(pkgs []Package, rules []Rule) []string {
 			if exempt {
 				continue
 			}
-			for _, d := range p.Deps {
+			deps := p.Deps
+			if r.Direct {
+				deps = p.Imports
+			}
+			for _, d := range deps {
 				for _, deny := range r.Deny {
 					if hasPrefix(d, deny) {
 						out = append(out, fmt.Sprintf("%s imports %s (%s)", p.Path, d, r.Why))
