@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"mailroom/tracking/outbox"
 )
 
 // SettingKey documents one setting (docs/CONFIG.md lists the same).
@@ -88,21 +90,9 @@ func urlOrEmpty(v string) error {
 	return nil
 }
 
-// ParseDuration accepts Go durations plus a day unit ("5d").
-func ParseDuration(v string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.ParseFloat(d, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q is not a duration", v)
-		}
-		return time.Duration(n * float64(24*time.Hour)), nil
-	}
-	dur, err := time.ParseDuration(v)
-	if err != nil || dur < 0 {
-		return 0, fmt.Errorf("%q is not a duration (e.g. 90s, 15m, 4h, 5d)", v)
-	}
-	return dur, nil
-}
+// ParseDuration accepts Go durations plus a day unit ("5d"); it is the
+// outbox's parser, so a value the settings accept is one the outbox reads.
+func ParseDuration(v string) (time.Duration, error) { return outbox.ParseDuration(v) }
 
 // SettingKeys is every setting Mailroom reads.
 var SettingKeys = []SettingKey{
@@ -115,6 +105,11 @@ var SettingKeys = []SettingKey{
 	choice("outbox.uncertain_policy", "retry", "Outbox", "If the connection drops after sending",
 		"retry (the message may arrive twice) or hold it for you to decide", "retry", "hold"),
 	{Key: "outbox.max_connections", Default: "2", Section: "Outbox", Label: "Connections per account", Help: "parallel SMTP sessions", Check: nonNegInt},
+	{Key: "outbox.probe_interval", Default: "1m", Section: "Outbox", Label: "Probe an unreachable server every",
+		Help: "one connection attempt per account per interval while the server is unreachable", Check: duration},
+	{Key: "outbox.crash_limit", Default: "3", Section: "Outbox", Label: "Hold a message after crashes",
+		Help: "a message whose sending crashed this many times is held, the rest drains", Check: nonNegInt},
+	flag("outbox.request_dsn", "true", "Outbox", "Ask for delivery reports (DSN)", "when the server offers them"),
 	{Key: "outbox.rate_per_minute", Default: "0", Section: "Outbox", Label: "Messages per minute", Help: "per account, for providers with quotas (0 = unlimited)", Check: nonNegInt},
 	flag("reports.junk", "false", "Reports", "Read reports from Junk too", "some providers file bounces as spam"),
 	{Key: "reports.file_into", Default: "", Section: "Reports", Label: "File processed reports into", Help: "a folder name; empty leaves them in place", Check: anything},
@@ -163,13 +158,29 @@ func (a *App) GetSetting(ctx context.Context, key string) (string, error) {
 
 // SetSetting validates and stores a known key. Secrets are refused here by
 // construction: no key holds one (tracker API keys live in the keyring).
-func (a *App) SetSetting(ctx context.Context, key, value string) error {
+func (a *App) SetSetting(ctx context.Context, key, value string) (err error) {
 	s, ok := LookupSetting(key)
 	if !ok {
 		return fmt.Errorf("unknown setting %q (see docs/CONFIG.md)", key)
 	}
 	if err := s.Check(value); err != nil {
 		return fmt.Errorf("%s: %w", key, err)
+	}
+	if strings.HasPrefix(key, "outbox.") {
+		// Check the policy as a whole (a schedule that shrinks, a gap
+		// below the floor) before storing one part of it.
+		vals := map[string]string{}
+		for _, k := range SettingKeys {
+			if strings.HasPrefix(k.Key, "outbox.") {
+				if vals[k.Key], err = a.GetSetting(ctx, k.Key); err != nil {
+					return err
+				}
+			}
+		}
+		vals[key] = value
+		if _, err := outbox.PolicyFromSettings(vals); err != nil {
+			return err
+		}
 	}
 	return a.Store.SetSetting(ctx, key, value)
 }
