@@ -132,6 +132,8 @@ func helperMain() int {
 	r.hook = func(h hookInfo) {
 		if markers != nil {
 			switch h.Point {
+			case hookAttempt:
+				fmt.Fprintf(markers, "A %s\n", h.EnvID)
 			case hookBodyRead: // "." goes out next: from here a kill may duplicate
 				fmt.Fprintf(markers, "B %s\n", h.EnvID)
 			case hookReplied:
