@@ -215,7 +215,9 @@ func TestEnqueue(t *testing.T) {
 		func(m *Message) { m.Account = "" },
 		func(m *Message) { m.MessageID = "no-brackets" },
 		func(m *Message) { m.Copies = nil },
-		func(m *Message) { m.Copies[0].Recipients = append(m.Copies[0].Recipients, Recipient{Address: "BOB@example.test"}) },
+		func(m *Message) {
+			m.Copies[0].Recipients = append(m.Copies[0].Recipients, Recipient{Address: "BOB@example.test"})
+		},
 		func(m *Message) { m.Copies[0].Recipients[0].Address = "bob@example.test\r\nRCPT TO:<x@y>" },
 		func(m *Message) { m.Copies[0].EnvID = "has space" },
 		func(m *Message) { m.Copies[0].Body = nil },
