@@ -284,3 +284,42 @@ func TestDropMidFetchBreaksConnection(t *testing.T) {
 		t.Fatalf("refetch = %d, %v", len(b), err)
 	}
 }
+
+func TestFetchMany(t *testing.T) {
+	ctx := context.Background()
+	srv := imaptest.NewServer(t, imaptest.Options{})
+	u1 := srv.Add(t, "INBOX", dsnMail)
+	u2 := srv.Add(t, "INBOX", eximMail)
+	big := srv.Add(t, "INBOX", msg("From: MAILER-DAEMON@example.test\n", strings.Repeat("z", 200<<10)))
+	c := dialT(t, srv)
+	got := map[uint32]error{}
+	bodies := map[uint32][]byte{}
+	before := srv.BytesSent()
+	err := c.FetchMany(ctx, "INBOX", []uint32{u1, u2, big, 77}, 64<<10, func(uid uint32, body []byte, err error) error {
+		got[uid], bodies[uid] = err, body
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[u1] != nil || !bytes.Equal(bodies[u1], dsnMail) || got[u2] != nil || !bytes.Equal(bodies[u2], eximMail) {
+		t.Fatalf("bodies: %v", got)
+	}
+	if !errors.Is(got[big], ErrTooLarge) || !errors.Is(got[77], ErrNotFound) || len(got) != 4 {
+		t.Fatalf("per-message errors: %v", got)
+	}
+	if n := srv.BytesSent() - before; n > 100<<10 {
+		t.Fatalf("sent %d bytes with a 64 KiB cap", n)
+	}
+	if c.Broken() {
+		t.Fatal("broken")
+	}
+	// An error from fn stops the fetch and gives up the connection.
+	stop := errors.New("stop")
+	if err := c.FetchMany(ctx, "INBOX", []uint32{u1, u2}, 1<<20, func(uint32, []byte, error) error { return stop }); !errors.Is(err, stop) {
+		t.Fatalf("FetchMany = %v", err)
+	}
+	if !c.Broken() {
+		t.Fatal("connection kept after an abandoned FETCH")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -187,6 +188,81 @@ func (c *conn) Fetch(ctx context.Context, mailbox string, uid uint32, maxBytes i
 		return nil, fmt.Errorf("%w: UID %d in %q is over %d bytes", ErrTooLarge, uid, mailbox, maxBytes)
 	}
 	return body, nil
+}
+
+// FetchMany streams several messages from one UID FETCH.
+func (c *conn) FetchMany(ctx context.Context, mailbox string, uids []uint32, maxBytes int64, fn func(uid uint32, body []byte, err error) error) (err error) {
+	if len(uids) == 0 {
+		return nil
+	}
+	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
+	if err != nil {
+		return err
+	}
+	defer end(&err)
+	if _, err := c.ensure(mailbox, false); err != nil {
+		return err
+	}
+	if maxBytes <= 0 || maxBytes >= 1<<32-2 {
+		return fmt.Errorf("imap: fetch cap %d out of range", maxBytes)
+	}
+	var set imap.UIDSet
+	want := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		set.AddNum(imap.UID(u))
+		want[u] = true
+	}
+	sec := &imap.FetchItemBodySection{Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: maxBytes + 1}}
+	cmd := c.client.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}})
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		var uid uint32
+		var body []byte
+		got := false
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = uint32(it.UID)
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil || got {
+					continue
+				}
+				got = true
+				if body, err = io.ReadAll(io.LimitReader(it.Literal, maxBytes+1)); err != nil {
+					// No cmd.Close: it would read on; end closes the socket.
+					return fmt.Errorf("imap: fetch: %w", err)
+				}
+			}
+		}
+		if !got || !want[uid] {
+			continue // a flag update for some other message
+		}
+		delete(want, uid)
+		c.bodies.Add(1)
+		c.bodyBytes.Add(int64(len(body)))
+		var merr error
+		if int64(len(body)) > maxBytes {
+			body, merr = nil, fmt.Errorf("%w: UID %d in %q is over %d bytes", ErrTooLarge, uid, mailbox, maxBytes)
+		}
+		if err := fn(uid, body, merr); err != nil {
+			// Stop here rather than drain the rest of the response:
+			// end sees a non-server error and closes the connection.
+			return err
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return fmt.Errorf("imap: fetch: %w", err)
+	}
+	missing := make([]uint32, 0, len(want))
+	for u := range want {
+		missing = append(missing, u)
+	}
+	slices.Sort(missing)
+	for _, u := range missing {
+		if err := fn(u, nil, fmt.Errorf("%w: UID %d in %q", ErrNotFound, u, mailbox)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Append stores a message (the Sent copy).

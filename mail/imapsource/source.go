@@ -69,6 +69,15 @@ type Source interface {
 	// It transfers at most maxBytes+1 bytes; a longer message yields
 	// ErrTooLarge. A message that no longer exists yields ErrNotFound.
 	Fetch(ctx context.Context, mailbox string, uid uint32, maxBytes int64) ([]byte, error)
+	// FetchMany fetches several messages with one UID FETCH, so the server
+	// streams them back to back instead of one round trip each, and calls
+	// fn for each as it arrives (in the server's order, normally by UID).
+	// err is per message: ErrTooLarge past maxBytes (at most maxBytes+1
+	// bytes were transferred), ErrNotFound for a UID the server did not
+	// return. fn runs while the response is being read: it should be quick
+	// (hand the body to another goroutine) and must not call the Source.
+	// An error returned by fn stops the fetch and breaks the connection.
+	FetchMany(ctx context.Context, mailbox string, uids []uint32, maxBytes int64, fn func(uid uint32, body []byte, err error) error) error
 	// Append stores body in mailbox with the given flags (e.g. `\Seen`) and
 	// internal date; it returns the new UID when the server says it
 	// (UIDPLUS), else 0.

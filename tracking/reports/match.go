@@ -40,7 +40,7 @@ type rcpt struct {
 // matcher runs inside the ingest transaction.
 type matcher struct {
 	ctx     context.Context
-	tx      *sql.Tx
+	tx      *ptx
 	account string
 	window  time.Duration
 	// autoSubmitted is the report's Auto-Submitted header (RFC 3834):
@@ -95,43 +95,43 @@ type scope struct {
 	rcpts []rcpt
 }
 
+// lazyScope computes a scope on first use: most reports match by ENVID
+// and never need the weaker keys' queries.
+type lazyScope struct {
+	key   string
+	value string
+	where string
+	done  bool
+	s     *scope
+}
+
+func (l *lazyScope) get(m *matcher) (*scope, error) {
+	if l.done || l.value == "" {
+		return l.s, nil
+	}
+	l.done = true
+	rs, err := m.rcptsWhere(l.where, l.value)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) > 0 {
+		l.s = &scope{l.key, rs}
+	}
+	return l.s, nil
+}
+
 // delivery matches each recipient a DSN or bounce names and records its
 // outcome.
 func (m *matcher) delivery(rep *report.Report, at time.Time, reportID int64, res *Result) error {
-	var envScope, trackScope, msgScope *scope
-	if rep.EnvelopeID != "" {
-		rs, err := m.rcptsWhere(`r.copy=(SELECT id FROM copies WHERE envid=?)`, rep.EnvelopeID)
-		if err != nil {
-			return err
-		}
-		if len(rs) > 0 {
-			envScope = &scope{KeyEnvID, rs}
-		}
-	}
-	if rep.TrackingID != "" {
-		rs, err := m.rcptsWhere(`r.copy IN (SELECT id FROM copies WHERE tracking_id=?)`, rep.TrackingID)
-		if err != nil {
-			return err
-		}
-		if len(rs) > 0 {
-			trackScope = &scope{KeyTrackingID, rs}
-		}
-	}
-	if id := normMsgID(rep.ReturnedMessageID); id != "" {
-		rs, err := m.rcptsWhere(`r.message=(SELECT id FROM messages WHERE message_id=?)`, id)
-		if err != nil {
-			return err
-		}
-		if len(rs) > 0 {
-			msgScope = &scope{KeyMessageID, rs}
-		}
-	}
+	env := &lazyScope{key: KeyEnvID, value: rep.EnvelopeID, where: `r.copy=(SELECT id FROM copies WHERE envid=?)`}
+	track := &lazyScope{key: KeyTrackingID, value: rep.TrackingID, where: `r.copy IN (SELECT id FROM copies WHERE tracking_id=?)`}
+	msg := &lazyScope{key: KeyMessageID, value: normMsgID(rep.ReturnedMessageID), where: `r.message=(SELECT id FROM messages WHERE message_id=?)`}
 	if len(rep.Recipients) == 0 {
 		res.Note = "the report names no recipient"
 	}
 	for _, rr := range rep.Recipients {
 		mt := Match{Address: rr.Address}
-		r, key, note, err := m.resolve(rr, at, envScope, trackScope, msgScope)
+		r, key, note, err := m.resolve(rr, at, env, track, msg)
 		if err != nil {
 			return err
 		}
@@ -142,7 +142,7 @@ func (m *matcher) delivery(rep *report.Report, at time.Time, reportID int64, res
 			ev.Recipient, ev.Report = r.id, reportID
 			ev.DedupKey = dedupKey(reportID, r.id, ev.Kind)
 			mt.Event = ev.Kind
-			added, err := store.AddEvent(m.ctx, m.tx, ev)
+			added, err := store.AddEvent(m.ctx, m.tx.Tx, ev)
 			if err != nil {
 				return err
 			}
@@ -160,9 +160,13 @@ func (m *matcher) delivery(rep *report.Report, at time.Time, reportID int64, res
 }
 
 // resolve applies the matching order to one named recipient.
-func (m *matcher) resolve(rr report.Recipient, at time.Time, env, track, msg *scope) (*rcpt, string, string, error) {
+func (m *matcher) resolve(rr report.Recipient, at time.Time, envL, trackL, msgL *lazyScope) (*rcpt, string, string, error) {
 	addr, orcpt := normAddr(rr.Address), normAddr(rr.OriginalRecipient)
 	// 1. ENVID: the copy is certain; pick the recipient inside it.
+	env, err := envL.get(m)
+	if err != nil {
+		return nil, "", "", err
+	}
 	if env != nil {
 		if r, how := pick(env.rcpts, addr, orcpt); r != nil {
 			return r, KeyEnvID, how, nil
@@ -171,7 +175,7 @@ func (m *matcher) resolve(rr report.Recipient, at time.Time, env, track, msg *sc
 	// 2. ORCPT: exactly one recipient of this account was sent to it.
 	if orcpt != "" && env == nil {
 		rs, err := m.rcptsWhere(`lower(r.address)=? AND m.account=? AND r.status NOT IN `+neverLeft+`
-			AND `+sentAt+` <= ?`, orcpt, m.account, store.Millis(at.Add(clockSkew)))
+			AND `+sentAt+` <= ? LIMIT 2`, orcpt, m.account, store.Millis(at.Add(clockSkew)))
 		if err != nil {
 			return nil, "", "", err
 		}
@@ -180,10 +184,16 @@ func (m *matcher) resolve(rr report.Recipient, at time.Time, env, track, msg *sc
 		}
 	}
 	// 3. Our tracking header, then the returned Message-ID.
-	for _, s := range []*scope{track, msg} {
+	found := env != nil
+	for _, l := range []*lazyScope{trackL, msgL} {
+		s, err := l.get(m)
+		if err != nil {
+			return nil, "", "", err
+		}
 		if s == nil {
 			continue
 		}
+		found = true
 		if r, how := pick(s.rcpts, addr, orcpt); r != nil {
 			return r, s.key, how, nil
 		}
@@ -207,12 +217,10 @@ func (m *matcher) resolve(rr report.Recipient, at time.Time, env, track, msg *sc
 			return &rs[0], KeyAddress, how, nil
 		}
 	}
-	switch {
-	case env != nil || track != nil || msg != nil:
+	if found {
 		return nil, "", "the report is about one of our messages, but not about this address", nil
-	default:
-		return nil, "", "no message of this account matches the report's keys", nil
 	}
+	return nil, "", "no message of this account matches the report's keys", nil
 }
 
 // sentAt is when a recipient's copy was first attempted, else when the
@@ -243,7 +251,7 @@ func pick(rs []rcpt, addr, orcpt string) (*rcpt, string) {
 }
 
 func (m *matcher) rcptsWhere(where string, args ...any) ([]rcpt, error) {
-	rows, err := m.tx.QueryContext(m.ctx, `SELECT r.id, r.address, r.kind FROM recipients r
+	rows, err := m.tx.query(`SELECT r.id, r.address, r.kind FROM recipients r
 		JOIN messages m ON m.id=r.message WHERE `+where, args...)
 	if err != nil {
 		return nil, err
@@ -267,12 +275,12 @@ func dedupKey(reportID, recipient int64, kind tracking.EventKind) string {
 // suppress adds a permanently bad address with its bounce as evidence.
 func (m *matcher) suppress(address string, ev tracking.Event, at time.Time) error {
 	var eventID int64
-	err := m.tx.QueryRowContext(m.ctx, `SELECT id FROM events WHERE dedup_key=?`, ev.DedupKey).Scan(&eventID)
+	err := m.tx.scanRow(`SELECT id FROM events WHERE dedup_key=?`, []any{ev.DedupKey}, &eventID)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	reason := "bounced: " + strings.TrimSpace(ev.EnhancedCode+" "+ev.Text)
-	return store.Suppress(m.ctx, m.tx, address, reason, eventID, at)
+	return store.Suppress(m.ctx, m.tx.Tx, address, reason, eventID, at)
 }
 
 // engagement handles replies and MDNs: find the message they answer, pick
@@ -338,7 +346,7 @@ func (m *matcher) engagement(rep *report.Report, at time.Time, reportID int64, r
 		ev.Detail = jsonDetail(map[string]any{"from": rep.From, "subject": rep.Subject, "message_id": rep.MessageID, "chosen_by": how})
 	}
 	ev.DedupKey = dedupKey(reportID, r.id, ev.Kind)
-	added, err := store.AddEvent(m.ctx, m.tx, ev)
+	added, err := store.AddEvent(m.ctx, m.tx.Tx, ev)
 	if err != nil {
 		return err
 	}

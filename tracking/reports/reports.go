@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	netmail "net/mail"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"mailroom/mail/report"
@@ -105,50 +107,104 @@ func (res Result) Matched() int {
 // Nothing here renders or follows anything in the report: a returned
 // message carrying a tracking pixel can never register an open.
 func (r *Reports) Ingest(ctx context.Context, raw []byte, meta Meta) (Result, error) {
-	rep, err := report.Parse(bytes.NewReader(raw))
+	res, err := r.IngestBatch(ctx, []Fetched{{Raw: raw, Meta: meta}})
+	if err != nil {
+		return Result{}, err
+	}
+	return res[0], nil
+}
+
+// Fetched is one downloaded message and where it came from.
+type Fetched struct {
+	Raw  []byte
+	Meta Meta
+}
+
+// IngestBatch is Ingest for several messages in one transaction (the sync
+// loop's path: one commit per batch instead of one per report). Results are
+// in the order of items. On error nothing of the batch is stored.
+func (r *Reports) IngestBatch(ctx context.Context, items []Fetched) ([]Result, error) {
+	type prepared struct {
+		rep  *report.Report
+		row  reportRow
+		auto string
+	}
+	// Parsing is pure CPU and independent per message: spread it over the
+	// cores before the (serial) transaction.
+	preps := make([]prepared, len(items))
+	errs := make([]error, len(items))
+	workers := min(runtime.GOMAXPROCS(0), len(items))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(items); i += workers {
+				preps[i].rep, preps[i].row, preps[i].auto, errs[i] = r.prepare(items[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []Result
+	err := r.Store.DB.WithTx(ctx, func(sqltx *sql.Tx) error {
+		tx := newPtx(ctx, sqltx)
+		out = make([]Result, 0, len(preps))
+		for _, p := range preps {
+			res := Result{Kind: p.rep.Kind}
+			id, dup, err := upsertReport(tx, p.row)
+			if err != nil {
+				return err
+			}
+			res.ReportID, res.Duplicate = id, dup
+			m := matcher{tx: tx, ctx: ctx, account: p.row.meta.Account, window: r.window(), autoSubmitted: p.auto}
+			if err := m.apply(p.rep, p.row.meta, id, &res); err != nil {
+				return err
+			}
+			matched := res.Matched()
+			if _, err = tx.exec(`UPDATE reports SET matched=?, unmatched=?, note=? WHERE id=?`,
+				matched, len(res.Matches)-matched, res.Note, id); err != nil {
+				return err
+			}
+			out = append(out, res)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ingest reports: %w", err)
+	}
+	return out, nil
+}
+
+// prepare parses one message and builds its row.
+func (r *Reports) prepare(it Fetched) (*report.Report, reportRow, string, error) {
+	rep, err := report.Parse(bytes.NewReader(it.Raw))
 	if errors.Is(err, report.ErrEmpty) {
 		rep, err = &report.Report{Kind: report.KindNotAReport}, nil
 	}
 	if err != nil {
-		return Result{}, err
+		return nil, reportRow{}, "", err
 	}
+	meta := it.Meta
 	if meta.ReceivedAt.IsZero() {
 		meta.ReceivedAt = r.now()
 	}
-	sum := sha256.Sum256(raw)
+	sum := sha256.Sum256(it.Raw)
 	row := reportRow{
 		meta: meta, messageID: rep.MessageID, sha: hex.EncodeToString(sum[:]), kind: string(rep.Kind),
-		size: int64(len(raw)), reportDate: rep.Date,
+		size: int64(len(it.Raw)), reportDate: rep.Date,
 	}
 	if rep.Kind != report.KindNotAReport {
 		// Ordinary mail that looked like a report is not kept: it is the
 		// user's correspondence, not evidence.
-		row.raw = raw
+		row.raw = it.Raw
 	}
 	if v, err := json.Marshal(rep.View()); err == nil {
 		row.parsed = string(v)
 	}
-	var res Result
-	err = r.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		res = Result{Kind: rep.Kind}
-		id, dup, err := upsertReport(ctx, tx, row)
-		if err != nil {
-			return err
-		}
-		res.ReportID, res.Duplicate = id, dup
-		m := matcher{tx: tx, ctx: ctx, account: meta.Account, window: r.window(), autoSubmitted: autoSubmitted(raw)}
-		if err := m.apply(rep, meta, id, &res); err != nil {
-			return err
-		}
-		matched := res.Matched()
-		_, err = tx.ExecContext(ctx, `UPDATE reports SET matched=?, unmatched=?, note=? WHERE id=?`,
-			matched, len(res.Matches)-matched, res.Note, id)
-		return err
-	})
-	if err != nil {
-		return Result{}, fmt.Errorf("ingest report: %w", err)
-	}
-	return res, nil
+	return rep, row, autoSubmitted(it.Raw), nil
 }
 
 // autoSubmitted reads the Auto-Submitted header of a message.
@@ -159,6 +215,55 @@ func autoSubmitted(raw []byte) string {
 	}
 	v, _, _ := strings.Cut(msg.Header.Get("Auto-Submitted"), ";")
 	return strings.TrimSpace(v)
+}
+
+// ptx is a transaction that prepares each distinct statement once: a batch
+// runs the same few statements a hundred times, and with SQLite preparing
+// costs as much as running. Statements close with the transaction.
+type ptx struct {
+	*sql.Tx
+	ctx   context.Context
+	stmts map[string]*sql.Stmt
+}
+
+func newPtx(ctx context.Context, tx *sql.Tx) *ptx {
+	return &ptx{Tx: tx, ctx: ctx, stmts: map[string]*sql.Stmt{}}
+}
+
+func (p *ptx) stmt(q string) (*sql.Stmt, error) {
+	if st, ok := p.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := p.Tx.PrepareContext(p.ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	p.stmts[q] = st
+	return st, nil
+}
+
+func (p *ptx) exec(q string, args ...any) (sql.Result, error) {
+	st, err := p.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(p.ctx, args...)
+}
+
+func (p *ptx) query(q string, args ...any) (*sql.Rows, error) {
+	st, err := p.stmt(q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(p.ctx, args...)
+}
+
+func (p *ptx) scanRow(q string, args []any, dest ...any) error {
+	st, err := p.stmt(q)
+	if err != nil {
+		return err
+	}
+	return st.QueryRowContext(p.ctx, args...).Scan(dest...)
 }
 
 type reportRow struct {
@@ -176,17 +281,25 @@ type reportRow struct {
 // upsertReport finds the stored row for this report (by location, then
 // Message-ID, then content hash) or inserts it. A found row is moved to the
 // new location (after a UIDVALIDITY change, or a copy into another folder).
-func upsertReport(ctx context.Context, tx *sql.Tx, row reportRow) (int64, bool, error) {
+func upsertReport(tx *ptx, row reportRow) (int64, bool, error) {
+	// Three indexed lookups, not one OR: SQLite would scan the table.
 	var id int64
-	err := tx.QueryRowContext(ctx, `SELECT id FROM reports WHERE
-		(uid<>0 AND account=? AND mailbox=? AND uid_validity=? AND uid=?)
-		OR (message_id<>'' AND message_id=?) OR (sha256<>'' AND sha256=?) ORDER BY id LIMIT 1`,
-		row.meta.Account, row.meta.Mailbox, row.meta.UIDValidity, row.meta.UID, row.messageID, row.sha).Scan(&id)
+	err := sql.ErrNoRows
+	if row.meta.UID != 0 {
+		err = tx.scanRow(`SELECT id FROM reports WHERE account=? AND mailbox=? AND uid_validity=? AND uid=? AND uid<>0`,
+			[]any{row.meta.Account, row.meta.Mailbox, row.meta.UIDValidity, row.meta.UID}, &id)
+	}
+	if errors.Is(err, sql.ErrNoRows) && row.messageID != "" {
+		err = tx.scanRow(`SELECT id FROM reports WHERE message_id=? AND message_id<>''`, []any{row.messageID}, &id)
+	}
+	if errors.Is(err, sql.ErrNoRows) && row.sha != "" {
+		err = tx.scanRow(`SELECT id FROM reports WHERE sha256=? AND sha256<>''`, []any{row.sha}, &id)
+	}
 	if err == nil {
 		if row.meta.UID != 0 {
 			// Best effort: another row may hold that location already
 			// (two copies of one report); the first row stays canonical.
-			tx.ExecContext(ctx, `UPDATE OR IGNORE reports SET account=?, mailbox=?, uid_validity=?, uid=? WHERE id=?`,
+			tx.exec(`UPDATE OR IGNORE reports SET account=?, mailbox=?, uid_validity=?, uid=? WHERE id=?`,
 				row.meta.Account, row.meta.Mailbox, row.meta.UIDValidity, row.meta.UID, id)
 		}
 		return id, true, nil
@@ -201,7 +314,7 @@ func upsertReport(ctx context.Context, tx *sql.Tx, row reportRow) (int64, bool, 
 	if row.parsed == "" {
 		row.parsed = "{}"
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO reports(account, mailbox, uid_validity, uid, message_id, sha256,
+	res, err := tx.exec(`INSERT INTO reports(account, mailbox, uid_validity, uid, message_id, sha256,
 		received_at, report_date, kind, size, raw, parsed, note) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		row.meta.Account, row.meta.Mailbox, row.meta.UIDValidity, row.meta.UID, row.messageID, row.sha,
 		store.Millis(row.meta.ReceivedAt), store.Millis(row.reportDate), row.kind, row.size, raw, row.parsed, row.note)
@@ -225,7 +338,7 @@ func (r *Reports) RecordSkipped(ctx context.Context, meta Meta, size int64, note
 	var id int64
 	err := r.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		id, _, err = upsertReport(ctx, tx, reportRow{meta: meta, kind: KindSkipped, size: size, note: note})
+		id, _, err = upsertReport(newPtx(ctx, tx), reportRow{meta: meta, kind: KindSkipped, size: size, note: note})
 		return err
 	})
 	return id, err

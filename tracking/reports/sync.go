@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -42,7 +43,7 @@ type Source interface {
 	Mailboxes(ctx context.Context) ([]MailboxInfo, error)
 	Select(ctx context.Context, mailbox string) (uidValidity, uidNext uint32, err error)
 	Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error)
-	Fetch(ctx context.Context, mailbox string, uid uint32, maxBytes int64) ([]byte, error)
+	FetchMany(ctx context.Context, mailbox string, uids []uint32, maxBytes int64, fn func(uid uint32, body []byte, err error) error) error
 	Move(ctx context.Context, mailbox string, uid uint32, dest string) error
 	WaitForChange(ctx context.Context, mailbox string, maxIdle time.Duration) error
 	Close() error
@@ -343,16 +344,50 @@ func (s *Syncer) syncMailbox(ctx context.Context, src Source, account, mailbox, 
 		return st, err
 	}
 	st.Candidates = len(cands)
+	slices.SortFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.UID, b.UID) })
 	ours, err := s.Reports.answersOurs(ctx, cands)
 	if err != nil {
 		return st, err
 	}
+	p := &progress{s: s, account: account, mailbox: mailbox, uidValidity: uidValidity, cands: cands, done: map[uint32]bool{}}
+	var toFetch []Candidate
 	for _, c := range cands {
 		meta := Meta{Account: account, Mailbox: mailbox, UIDValidity: uidValidity, UID: c.UID}
-		if err := s.one(ctx, src, c, meta, ours, fileInto, &st); err != nil {
+		bounceLike := slices.ContainsFunc(c.Reasons, func(r string) bool { return slices.Contains(bounceReasons, r) })
+		switch {
+		case !bounceLike && !ours[c.UID]:
+			// Someone else's thread or an automatic notice: left
+			// undownloaded (and unread).
+			st.NotOurs++
+			p.done[c.UID] = true
+		case c.Size > s.maxBytes():
+			st.Skipped++
+			if _, err := s.Reports.RecordSkipped(ctx, meta, c.Size,
+				fmt.Sprintf("not downloaded: %d bytes is over the %d-byte cap (%s)", c.Size, s.maxBytes(), strings.Join(c.Reasons, ", "))); err != nil {
+				return st, err
+			}
+			p.done[c.UID] = true
+		default:
+			toFetch = append(toFetch, c)
+		}
+	}
+	if err := p.save(ctx); err != nil {
+		return st, err
+	}
+	filed, err := s.download(ctx, src, toFetch, p, &st, fileInto != "" && fileInto != mailbox)
+	if err != nil {
+		return st, err
+	}
+	for _, f := range filed {
+		if err := src.Move(ctx, mailbox, f.uid, fileInto); err != nil {
+			if isPerMessage(err) {
+				s.logf("reports: file UID %d into %s: %v", f.uid, fileInto, err)
+				continue
+			}
 			return st, err
 		}
-		if err := s.Reports.saveSyncState(ctx, account, mailbox, uidValidity, c.UID); err != nil {
+		st.Filed++
+		if err := s.Reports.MarkFiled(ctx, f.reportID, fileInto); err != nil {
 			return st, err
 		}
 	}
@@ -369,58 +404,163 @@ func (s *Syncer) syncMailbox(ctx context.Context, src Source, account, mailbox, 
 	return st, nil
 }
 
-// one handles one candidate: decide, download, ingest, file.
-func (s *Syncer) one(ctx context.Context, src Source, c Candidate, meta Meta, ours map[uint32]bool, fileInto string, st *SyncStats) error {
-	bounceLike := slices.ContainsFunc(c.Reasons, func(r string) bool { return slices.Contains(bounceReasons, r) })
-	if !bounceLike && !ours[c.UID] {
-		st.NotOurs++ // someone else's thread or an automatic notice: leave it unread and undownloaded
+// progress saves the sync position as candidates are finished, possibly
+// out of order: the saved last UID is the highest one below which every
+// candidate is done, so a crash or a broken connection resumes exactly.
+type progress struct {
+	s                *Syncer
+	account, mailbox string
+	uidValidity      uint32
+	cands            []Candidate // by UID
+	next             int         // cands[:next] are saved as done
+	done             map[uint32]bool
+	saved            uint32
+}
+
+func (p *progress) save(ctx context.Context) error {
+	for p.next < len(p.cands) && p.done[p.cands[p.next].UID] {
+		p.next++
+	}
+	if p.next == 0 {
 		return nil
 	}
-	if c.Size > s.maxBytes() {
-		st.Skipped++
-		_, err := s.Reports.RecordSkipped(ctx, meta, c.Size,
-			fmt.Sprintf("not downloaded: %d bytes is over the %d-byte cap (%s)", c.Size, s.maxBytes(), strings.Join(c.Reasons, ", ")))
-		return err
+	last := p.cands[p.next-1].UID
+	if p.next < len(p.cands) {
+		// Not yet done: everything below it is.
+		last = p.cands[p.next].UID - 1
 	}
-	raw, err := src.Fetch(ctx, meta.Mailbox, c.UID, s.maxBytes())
-	if err != nil {
-		if isPerMessage(err) {
+	if last <= p.saved {
+		return nil
+	}
+	p.saved = last
+	return p.s.Reports.saveSyncState(ctx, p.account, p.mailbox, p.uidValidity, last)
+}
+
+type toFile struct {
+	uid      uint32
+	reportID int64
+}
+
+// Download batching: one UID FETCH per fetchBatch candidates (or
+// fetchBatchBytes), one transaction per ingestBatch reports.
+const (
+	fetchBatch      = 200
+	fetchBatchBytes = 32 << 20
+	ingestBatch     = 100
+)
+
+type fetchedMsg struct {
+	uid  uint32
+	body []byte
+	err  error
+}
+
+// download fetches the candidates in batches on one goroutine while this
+// one parses, matches and stores what has arrived, so the network and the
+// database work overlap.
+func (s *Syncer) download(ctx context.Context, src Source, cands []Candidate, p *progress, st *SyncStats, file bool) ([]toFile, error) {
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan fetchedMsg, 2*ingestBatch)
+	fetchErr := make(chan error, 1)
+	go func() {
+		defer close(ch)
+		for i := 0; i < len(cands); {
+			var uids []uint32
+			var size int64
+			for ; i < len(cands) && len(uids) < fetchBatch && (len(uids) == 0 || size+cands[i].Size <= fetchBatchBytes); i++ {
+				uids = append(uids, cands[i].UID)
+				size += cands[i].Size
+			}
+			err := src.FetchMany(ctx, p.mailbox, uids, s.maxBytes(), func(uid uint32, body []byte, err error) error {
+				select {
+				case ch <- fetchedMsg{uid, body, err}:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			if err != nil {
+				fetchErr <- err
+				return
+			}
+		}
+		fetchErr <- nil
+	}()
+
+	sizes := make(map[uint32]int64, len(cands))
+	for _, c := range cands {
+		sizes[c.UID] = c.Size
+	}
+	var filed []toFile
+	var pending []Fetched
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		results, err := s.Reports.IngestBatch(ctx, pending)
+		if err != nil {
+			return err
+		}
+		for i, res := range results {
+			uid := pending[i].Meta.UID
+			if res.Duplicate {
+				st.Duplicates++
+			} else {
+				st.Ingested++
+			}
+			if res.Matched() > 0 {
+				st.Matched++
+			} else if res.Kind != report.KindNotAReport {
+				st.Unmatched++
+			}
+			if file && fileable(res.Kind) {
+				filed = append(filed, toFile{uid, res.ReportID})
+			}
+			p.done[uid] = true
+		}
+		pending = pending[:0]
+		return p.save(ctx)
+	}
+	var consumeErr error
+	for m := range ch {
+		if consumeErr != nil {
+			continue // drain so the fetcher can finish
+		}
+		meta := Meta{Account: p.account, Mailbox: p.mailbox, UIDValidity: p.uidValidity, UID: m.uid}
+		switch {
+		case m.err != nil && isPerMessage(m.err):
 			// Gone, refused or grown past the cap since SEARCH: keep a
 			// trace and go on with the others.
 			st.Skipped++
-			_, err := s.Reports.RecordSkipped(ctx, meta, c.Size, "not downloaded: "+err.Error())
-			return err
-		}
-		return err
-	}
-	st.Fetched++
-	meta.ReceivedAt = time.Now()
-	res, err := s.Reports.Ingest(ctx, raw, meta)
-	if err != nil {
-		return err
-	}
-	if res.Duplicate {
-		st.Duplicates++
-	} else {
-		st.Ingested++
-	}
-	if res.Matched() > 0 {
-		st.Matched++
-	} else if res.Kind != report.KindNotAReport {
-		st.Unmatched++
-	}
-	if fileInto != "" && fileInto != meta.Mailbox && fileable(res.Kind) {
-		if err := src.Move(ctx, meta.Mailbox, c.UID, fileInto); err != nil {
-			if isPerMessage(err) {
-				s.logf("reports: file UID %d into %s: %v", c.UID, fileInto, err)
-				return nil
+			if _, err := s.Reports.RecordSkipped(ctx, meta, sizes[m.uid], "not downloaded: "+m.err.Error()); err != nil {
+				consumeErr = err
 			}
-			return err
+			p.done[m.uid] = true
+		case m.err != nil:
+			consumeErr = m.err
+		default:
+			st.Fetched++
+			meta.ReceivedAt = time.Now()
+			pending = append(pending, Fetched{Raw: m.body, Meta: meta})
+			if len(pending) >= ingestBatch || len(ch) == 0 {
+				consumeErr = flush()
+			}
 		}
-		st.Filed++
-		return s.Reports.MarkFiled(ctx, res.ReportID, fileInto)
+		if consumeErr != nil {
+			cancel()
+		}
 	}
-	return nil
+	if consumeErr == nil {
+		consumeErr = flush()
+	}
+	if err := <-fetchErr; err != nil && consumeErr == nil {
+		consumeErr = err
+	}
+	return filed, consumeErr
 }
 
 // fileable: delivery reports and receipts are moved out of the way; a

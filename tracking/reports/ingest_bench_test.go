@@ -1,0 +1,36 @@
+package reports
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkIngestBatch measures parse + match + store per report, in
+// batches of ingestBatch as the sync loop does, each DSN matching by ENVID.
+func BenchmarkIngestBatch(b *testing.B) {
+	e := newEnv(&testing.T{})
+	at := time.Now().Add(-time.Hour)
+	const n = 1000
+	for i := range n {
+		e.send(sent{at: at, copies: []sentCopy{{envid: fmt.Sprintf("bench-%d", i), rcpts: []string{fmt.Sprintf("u%d@remote.test", i)}}}})
+	}
+	raws := make([][]byte, n)
+	for i := range n {
+		raws[i] = bounceFor(fmt.Sprintf("bench-%d", i), fmt.Sprintf("u%d@remote.test", i), 0)
+	}
+	b.ResetTimer()
+	for it := 0; it < b.N; it++ {
+		batch := make([]Fetched, 0, ingestBatch)
+		for i, raw := range raws {
+			batch = append(batch, Fetched{Raw: raw, Meta: Meta{Account: "main", Mailbox: "INBOX", UIDValidity: uint32(it + 1), UID: uint32(i + 1)}})
+			if len(batch) == ingestBatch {
+				if _, err := e.rep.IngestBatch(e.ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				batch = batch[:0]
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/report")
+}
