@@ -201,7 +201,15 @@ type accountDialog struct {
 	err      *widget.Label
 	testBtn  *widget.Button
 	saveBtn  *widget.Button
+	content  *fyne.Container
 	d        *dialog.CustomDialog
+}
+
+// relayout gives notes and results that just appeared their room.
+func (d *accountDialog) relayout() {
+	if d.content != nil {
+		d.content.Refresh()
+	}
 }
 
 func newAccountDialog(a *accountsScreen, acc *Account) *accountDialog {
@@ -249,13 +257,16 @@ func newAccountDialog(a *accountsScreen, acc *Account) *accountDialog {
 			d.command.Hide()
 			d.password.Show()
 		}
+		d.relayout()
 	})
 	d.pwSource.Required = true
 	d.pwSource.SetSelected(pwKeyring)
 	d.smtpRes = widget.NewLabel("")
 	d.smtpRes.Wrapping = fyne.TextWrapWord
+	d.smtpRes.Hide()
 	d.imapRes = widget.NewLabel("")
 	d.imapRes.Wrapping = fyne.TextWrapWord
+	d.imapRes.Hide()
 	d.err = newErrorLabel()
 
 	if acc != nil {
@@ -301,6 +312,7 @@ func (d *accountDialog) fillServers(acc Account) {
 }
 
 func (d *accountDialog) applyPreset(name string) {
+	defer d.relayout()
 	for _, p := range d.presets {
 		if p.Name != name {
 			continue
@@ -322,6 +334,7 @@ func (d *accountDialog) applyPreset(name string) {
 }
 
 func (d *accountDialog) autoconfig() {
+	defer d.relayout()
 	email := strings.TrimSpace(d.email.Text)
 	if _, err := mail.ParseAddress(email); err != nil {
 		setErrorLabel(d.err, "Type the e-mail address first: "+err.Error())
@@ -341,6 +354,7 @@ func (d *accountDialog) autoconfig() {
 			}
 			d.fillServers(acc)
 			d.note.SetText("Settings found for " + email + ". Check them, then test the connection.")
+			d.relayout()
 		}
 	})
 }
@@ -411,6 +425,7 @@ func (d *accountDialog) input() (AccountInput, error) {
 }
 
 func (d *accountDialog) test() {
+	defer d.relayout()
 	in, err := d.input()
 	if err != nil {
 		setErrorLabel(d.err, err.Error())
@@ -419,6 +434,8 @@ func (d *accountDialog) test() {
 	setErrorLabel(d.err, "")
 	d.smtpRes.SetText("SMTP: testing…")
 	d.imapRes.SetText("IMAP: testing…")
+	d.smtpRes.Show()
+	d.imapRes.Show()
 	d.testBtn.Disable()
 	d.a.e.run(func() func() {
 		ctx, cancel := d.a.e.callCtx()
@@ -433,6 +450,7 @@ func (d *accountDialog) test() {
 			}
 			d.smtpRes.SetText(checkWords("SMTP (sending)", rep.SMTP))
 			d.imapRes.SetText(checkWords("IMAP (delivery reports)", rep.IMAP))
+			d.relayout()
 		}
 	})
 }
@@ -458,6 +476,7 @@ func checkWords(what string, c CheckResult) string {
 }
 
 func (d *accountDialog) save() {
+	defer d.relayout()
 	in, err := d.input()
 	if err != nil {
 		setErrorLabel(d.err, err.Error())
@@ -479,6 +498,7 @@ func (d *accountDialog) save() {
 			d.saveBtn.Enable()
 			if err != nil {
 				setErrorLabel(d.err, "Not saved: "+err.Error())
+				d.relayout()
 				return
 			}
 			d.d.Hide()
@@ -504,7 +524,6 @@ func (d *accountDialog) show() {
 	})
 	form := container.New(layout.NewFormLayout(),
 		widget.NewLabel("Provider"), d.preset,
-		widget.NewLabel(""), d.note,
 		widget.NewLabel("Name"), d.name,
 		widget.NewLabel("Your name"), d.display,
 		widget.NewLabel("E-mail"), container.NewBorder(nil, nil, nil, auto, d.email),
@@ -534,11 +553,12 @@ func (d *accountDialog) show() {
 	security.Wrapping = fyne.TextWrapWord
 	content := container.NewBorder(nil,
 		container.NewVBox(d.err, d.smtpRes, d.imapRes, container.NewHBox(d.testBtn, layout.NewSpacer(), cancel, d.saveBtn)),
-		nil, nil, container.NewVScroll(container.NewVBox(form, security)))
+		nil, nil, container.NewVScroll(container.NewVBox(form, d.note, security)))
 	title := "Add account"
 	if d.editing != "" {
 		title = "Edit account " + d.editing
 	}
+	d.content = content
 	d.d = dialog.NewCustomWithoutButtons(title, content, d.a.e.win)
 	d.d.Resize(fyne.NewSize(720, 700))
 	d.d.Show()

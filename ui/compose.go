@@ -33,7 +33,7 @@ type composeScreen struct {
 	m *MainWindow
 
 	root  *fyne.Container
-	form  fyne.CanvasObject
+	form  *fyne.Container
 	empty fyne.CanvasObject
 
 	accounts []Account
@@ -95,6 +95,7 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 		el := *errL
 		en.OnChanged = func(s string) {
 			setErrorLabel(el, addressError(s))
+			c.relayout()
 			c.checkSuppressed()
 			c.changed()
 		}
@@ -157,6 +158,7 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 		} else {
 			c.laterRow.Show()
 		}
+		c.relayout()
 	})
 	saveBtn := widget.NewButtonWithIcon("Save draft", theme.DocumentSaveIcon(), func() {
 		c.dirty = true
@@ -166,15 +168,14 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 	c.status = widget.NewLabel("")
 	c.status.Wrapping = fyne.TextWrapWord
 
-	field := func(obj fyne.CanvasObject, errL *widget.Label) fyne.CanvasObject {
-		return container.NewVBox(obj, errL)
+	field := func(obj fyne.CanvasObject, notes ...fyne.CanvasObject) fyne.CanvasObject {
+		return container.NewVBox(append([]fyne.CanvasObject{obj}, notes...)...)
 	}
 	head := container.New(layout.NewFormLayout(),
 		widget.NewLabel("From"), field(c.from, c.fromErr),
 		widget.NewLabel("To"), field(c.to, c.toErr),
 		widget.NewLabel("Cc"), field(c.cc, c.ccErr),
-		widget.NewLabel("Bcc"), field(c.bcc, c.bccErr),
-		widget.NewLabel(""), c.suppressed,
+		widget.NewLabel("Bcc"), field(c.bcc, c.bccErr, c.suppressed),
 		widget.NewLabel("Subject"), c.subject,
 		widget.NewLabel("Format"), c.format,
 	)
@@ -273,6 +274,14 @@ func (c *composeScreen) selectAccount(name string) {
 	}
 }
 
+// relayout lays the form out again after a note or an error appeared or
+// went: Fyne does not grow a laid-out container when a child is shown.
+func (c *composeScreen) relayout() {
+	if c.form != nil {
+		c.form.Refresh()
+	}
+}
+
 // addressError is the inline message for an address field, "" when fine.
 func addressError(s string) string {
 	if strings.TrimSpace(s) == "" {
@@ -342,6 +351,7 @@ func (c *composeScreen) load(d Draft) {
 	c.dirty = false
 	c.loading = false
 	c.status.SetText("Draft opened.")
+	c.relayout()
 	c.checkSuppressed()
 }
 
@@ -353,6 +363,7 @@ func (c *composeScreen) reset() {
 		setErrorLabel(l, "")
 	}
 	c.suppressed.Hide()
+	c.relayout()
 }
 
 // changed marks the form dirty and schedules a draft save.
@@ -475,6 +486,7 @@ func (c *composeScreen) checkSuppressed() {
 		}
 		if len(addrs) == 0 {
 			c.suppressed.Hide()
+			c.relayout()
 			return
 		}
 		c.suppSeq++
@@ -494,6 +506,7 @@ func (c *composeScreen) checkSuppressed() {
 }
 
 func (c *composeScreen) showSuppressed(got map[string]string) {
+	defer c.relayout()
 	if len(got) == 0 {
 		c.suppressed.Hide()
 		return
@@ -522,6 +535,7 @@ func (c *composeScreen) updateTrackNote() {
 	} else {
 		c.trackNote.Hide()
 	}
+	c.relayout()
 }
 
 // ---- attachments ----
@@ -581,6 +595,7 @@ func (c *composeScreen) refreshAttachments() {
 // checkSize warns when the message will exceed the server's SIZE limit.
 // Base64 grows attachments by a third, so that is what is compared.
 func (c *composeScreen) checkSize(total int64) {
+	defer c.relayout()
 	est := total*4/3 + int64(len(c.body.Text))
 	if c.maxSize > 0 && est > c.maxSize {
 		c.attachWarn.SetText(fmt.Sprintf("With its attachments the message will be about %s once encoded; "+
@@ -615,6 +630,7 @@ func (c *composeScreen) loadMaxSize() {
 func (c *composeScreen) send() { c.submit(time.Time{}) }
 
 func (c *composeScreen) sendLater() {
+	defer c.relayout()
 	t, err := c.laterTime()
 	if err != nil {
 		setErrorLabel(c.laterErr, err.Error())
@@ -642,6 +658,7 @@ func (c *composeScreen) laterTime() (time.Time, error) {
 
 // validate checks what the UI can see; it reports whether the form may go.
 func (c *composeScreen) validate() bool {
+	defer c.relayout()
 	ok := true
 	set := func(l *widget.Label, msg string) {
 		setErrorLabel(l, msg)
@@ -685,6 +702,7 @@ func (c *composeScreen) showFieldErrors(errs []FieldError) {
 	if len(other) > 0 {
 		c.status.SetText(strings.Join(other, "\n"))
 	}
+	c.relayout()
 }
 
 // submit validates and enqueues; at zero means now. Pending draft saves

@@ -177,3 +177,14 @@ func TestComposeAttachmentReadsSize(t *testing.T) {
 		t.Fatalf("attachments: %+v", m.compose.attachments)
 	}
 }
+
+func TestComposeDraftLoadChecksSuppression(t *testing.T) {
+	f := newFakes()
+	f.compose.suppressed["bob@example.net"] = "bounced"
+	id, _ := f.drafts.Save(nil, Draft{Input: ComposeInput{Account: "work", To: "dana@example.com, bob@example.net", Cc: "eve@"}})
+	m := newTestWindow(t, f)
+	m.OpenDraft(id)
+	if !m.compose.suppressed.Visible() || !m.compose.ccErr.Visible() {
+		t.Errorf("suppressed %v %q, cc error %v", m.compose.suppressed.Visible(), m.compose.suppressed.Text, m.compose.ccErr.Visible())
+	}
+}

@@ -260,6 +260,7 @@ func (d *detailScreen) showRecipient(i int) {
 func (d *detailScreen) flash(msg string) {
 	d.status.SetText(msg)
 	d.status.Show()
+	d.root.Refresh()
 }
 
 // eventView is one event of the timeline with all its evidence.
@@ -313,6 +314,7 @@ func (d *detailScreen) reportView(rep RawReport) fyne.CanvasObject {
 			holder.Show()
 			toggle.SetText("Hide the report")
 		}
+		d.pane.Refresh()
 	})
 	cp := widget.NewButtonWithIcon("Copy report", theme.ContentCopyIcon(), func() {
 		d.e.app.Clipboard().SetContent(rep.Text)

@@ -179,8 +179,9 @@ func (f *funnelScreen) setFunnel(fn Funnel) {
 	set(stageRejected, fn.Rejected)
 	set(stageDeferred, fn.Deferred)
 	set(stageExpired, fn.Expired)
-	f.note.SetText("Counts are recipients of messages created in the period. \"Delivered\" needs a delivery report, " +
-		"which many servers never send; \"Opened\" counts pixel loads, which privacy proxies trigger too, so neither is a ceiling. Tap a bar to see its messages.")
+	f.note.SetText("Counts are recipients of messages created in the period. \"Delivered\" counts only deliveries a report confirmed, " +
+		"and many servers never send one; \"Opened\" counts pixel loads, which privacy proxies trigger too: read both as indications, " +
+		"not exact totals. Tap a bar to see its messages.")
 }
 
 // funnelBar is a tappable horizontal bar drawn with canvas rectangles: a
@@ -257,7 +258,7 @@ func (r *funnelBarRenderer) Layout(size fyne.Size) {
 
 func (r *funnelBarRenderer) MinSize() fyne.Size {
 	ls := r.label.MinSize()
-	return fyne.NewSize(ls.Width+theme.Padding()*4, ls.Height+theme.Padding()*4)
+	return fyne.NewSize(ls.Width+theme.Padding()*4, ls.Height+theme.Padding()*6)
 }
 
 func (r *funnelBarRenderer) Refresh() {

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -104,7 +106,7 @@ type tray struct {
 // count, "Open Mailroom" and "New message" (Quit is added by Fyne).
 func setupTray(e *env, m *MainWindow) *tray {
 	d, ok := e.app.(desktop.App)
-	if !ok {
+	if !ok || !trayUsable(os.Getenv, runtime.GOOS) {
 		return nil
 	}
 	t := &tray{d: d}
@@ -143,6 +145,21 @@ func setupTray(e *env, m *MainWindow) *tray {
 		refresh()
 	}
 	return t
+}
+
+// trayUsable guards against a Fyne crash: on Linux and the BSDs the tray
+// talks D-Bus, and without a session bus Fyne's systray fails to connect
+// and then panics on Quit (fyne-io/fyne#6403). MAILROOM_NO_TRAY=1 turns
+// the tray off for desktops whose tray host misbehaves.
+func trayUsable(getenv func(string) string, goos string) bool {
+	if getenv("MAILROOM_NO_TRAY") != "" {
+		return false
+	}
+	switch goos {
+	case "windows", "darwin":
+		return true
+	}
+	return getenv("DBUS_SESSION_BUS_ADDRESS") != ""
 }
 
 func (t *tray) setOutboxCount(n int) {

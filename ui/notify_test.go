@@ -65,3 +65,32 @@ func TestBroadcast(t *testing.T) {
 		t.Error("channel not closed when ctx ended")
 	}
 }
+
+func TestTrayUsable(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		env  func(string) string
+		goos string
+		want bool
+	}{
+		{env(), "linux", false},
+		{env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus"), "linux", true},
+		{env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/x", "MAILROOM_NO_TRAY", "1"), "linux", false},
+		{env(), "darwin", true},
+		{env(), "windows", true},
+		{env("MAILROOM_NO_TRAY", "1"), "windows", false},
+	} {
+		if got := trayUsable(c.env, c.goos); got != c.want {
+			t.Errorf("trayUsable(%s) = %v", c.goos, got)
+		}
+	}
+}

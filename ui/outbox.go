@@ -262,23 +262,26 @@ type recipientLine struct {
 	b     *badge
 	addr  *widget.Label
 	extra *widget.Label
+	outer *fyne.Container
 }
 
 func newRecipientLine() *recipientLine {
 	r := &recipientLine{b: newBadge(), addr: widget.NewLabel(""), extra: widget.NewLabel("")}
 	r.extra.Truncation = fyne.TextTruncateEllipsis
+	r.outer = container.NewBorder(nil, nil, container.NewHBox(r.b.box, r.addr), nil, r.extra)
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 func (r *recipientLine) set(s tracking.Status, addr, extra string) {
 	r.b.setStatus(s, 1)
-	r.addr.SetText(addr)
-	r.extra.SetText(extra)
+	setText(r.addr, addr)
+	setText(r.extra, extra)
+	r.outer.Refresh() // the badge and address widths changed
 }
 
 func (r *recipientLine) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, container.NewHBox(r.b.box, r.addr), nil, r.extra))
+	return widget.NewSimpleRenderer(r.outer)
 }
 
 // replyPlain says what an SMTP reply means, in words a person reads.

@@ -317,6 +317,7 @@ func (s *settingsScreen) load() {
 			}
 			s.updateDeps()
 			s.status.SetText("")
+			s.root.Refresh()
 		}
 	})
 }
@@ -357,6 +358,7 @@ func (s *settingsScreen) save() {
 			} else {
 				s.status.SetText(fmt.Sprintf("Saved %s.", plural(len(changed), "change", "changes")))
 			}
+			s.root.Refresh()
 		}
 	})
 }

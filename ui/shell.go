@@ -149,6 +149,10 @@ func (m *MainWindow) Close() {
 
 // ShowScreen selects a screen by name (see the Screen* constants).
 func (m *MainWindow) ShowScreen(name string) error {
+	if m.accounts.dlg != nil && m.accounts.dlg.d != nil {
+		m.accounts.dlg.d.Hide() // a script moved on; a person cannot, the dialog is modal
+		m.accounts.dlg = nil
+	}
 	for i, it := range m.items {
 		if it.name == name {
 			if m.current == name {
@@ -203,6 +207,9 @@ func (m *MainWindow) ShowAccountDialog(name string) {
 	m.ShowScreen(ScreenAccounts)
 	m.accounts.openDialog(name)
 }
+
+// OpenDraft loads a saved draft into Compose.
+func (m *MainWindow) OpenDraft(id string) { m.drafts.open(id) }
 
 // NewMessage shows an empty compose form (saving the current draft).
 func (m *MainWindow) NewMessage() {

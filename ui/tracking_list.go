@@ -124,7 +124,8 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 
 	exportBtn := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), func() { t.askExport(t.query()) })
 	clear := widget.NewButtonWithIcon("Clear filters", theme.ContentClearIcon(), func() { t.setQuery(Query{}) })
-	dates := container.NewGridWrap(fyne.NewSize(150, t.fromDate.MinSize().Height), t.fromDate, t.toDate)
+	dateSize := fyne.NewSize(150, t.fromDate.MinSize().Height)
+	dates := container.NewHBox(container.NewGridWrap(dateSize, t.fromDate), container.NewGridWrap(dateSize, t.toDate))
 	filters := container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(t.sortSel, exportBtn), t.search),
 		container.NewHBox(t.statusSel, t.accSel, dates, t.bounces, t.opened, clear),
@@ -382,6 +383,7 @@ func (t *trackingScreen) showCounts(counts map[tracking.Status]int) {
 	if len(t.counts.Objects) == 0 {
 		t.counts.Add(widget.NewLabel("none"))
 	}
+	t.root.Refresh()
 }
 
 // loadPage fetches one page unless it is already on its way.
@@ -473,6 +475,7 @@ type messageRowView struct {
 	badges  []*badge
 	eng     *badge
 	box     *fyne.Container
+	outer   *fyne.Container
 }
 
 func newMessageRowView(t *trackingScreen) *messageRowView {
@@ -490,6 +493,9 @@ func newMessageRowView(t *trackingScreen) *messageRowView {
 	}
 	r.eng.box.Hide()
 	r.box.Add(r.eng.box)
+	top := container.NewBorder(nil, nil, nil, r.when, r.subject)
+	bottom := container.NewBorder(nil, nil, nil, r.box, r.who)
+	r.outer = container.NewVBox(top, bottom)
 	r.ExtendBaseWidget(r)
 	return r
 }
@@ -503,6 +509,7 @@ func (r *messageRowView) set(row MessageRow, loaded bool) {
 			b.box.Hide()
 		}
 		r.eng.box.Hide()
+		r.outer.Refresh()
 		return
 	}
 	s := oneLine(row.Subject)
@@ -538,6 +545,7 @@ func (r *messageRowView) set(row MessageRow, loaded bool) {
 	} else {
 		r.eng.box.Hide()
 	}
+	r.outer.Refresh() // badges came and went: lay the row out again
 }
 
 func countIn(rs []RecipientStatus, s tracking.Status) int {
@@ -585,7 +593,5 @@ func recipientSummary(row MessageRow) string {
 }
 
 func (r *messageRowView) CreateRenderer() fyne.WidgetRenderer {
-	top := container.NewBorder(nil, nil, nil, r.when, r.subject)
-	bottom := container.NewBorder(nil, nil, nil, r.box, r.who)
-	return widget.NewSimpleRenderer(container.NewVBox(top, bottom))
+	return widget.NewSimpleRenderer(r.outer)
 }
