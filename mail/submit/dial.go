@@ -34,6 +34,9 @@ func Dial(ctx context.Context, opt Options) (mail.Session, error) {
 	if ep.Security != mail.ImplicitTLS && ep.Security != mail.StartTLS {
 		return nil, fail(mail.Unreachable, "CONNECT", fmt.Errorf("security must be %q or %q, not %q", mail.ImplicitTLS, mail.StartTLS, ep.Security))
 	}
+	if !validHeloName(opt.HeloName) {
+		return nil, fail(mail.Unreachable, "EHLO", fmt.Errorf("invalid HELO name %q", opt.HeloName))
+	}
 	tlsCfg, err := opt.tlsConfig()
 	if err != nil {
 		return nil, fail(mail.Unreachable, "CONNECT", err)
@@ -260,4 +263,21 @@ func replyOf(cmd string, err error) mail.Reply {
 		return mail.Reply{Command: cmd, Code: te.Code, Enhanced: enh, Text: text}
 	}
 	return mail.Reply{Command: cmd, Text: err.Error()}
+}
+
+// validHeloName accepts a host name or an address literal: the name is
+// written into a command line, so nothing else may pass.
+func validHeloName(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '.', c == '-', c == '[', c == ']', c == ':', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -1,24 +1,3 @@
-// Package submit owns SMTP submission (RFC 6409) from Mailroom to the
-// user's provider: connecting with implicit TLS (465) or mandatory STARTTLS
-// (587), verifying the certificate, authenticating (PLAIN, LOGIN, XOAUTH2),
-// and running transactions that report, per recipient, what the server
-// said and what it means for the outbox (mail.Outcome).
-//
-// Invariants:
-//   - Nothing but the TLS handshake happens before TLS: no AUTH, no MAIL,
-//     no message byte. STARTTLS is required, never opportunistic; TLS 1.2
-//     is the minimum; certificates are always verified.
-//   - Every command has a deadline, every write of the body has its own
-//     deadline (a wrapped net.Conn), and the reply after "." has the long
-//     RFC 5321 4.5.3.2.6 deadline.
-//   - Message bytes go on the wire only through mail/wire: CR and LF only
-//     as CRLF, no line over 998 octets; go-smtp's DATA writer dot-stuffs.
-//   - Once "." has been written, a broken connection is Uncertain, never
-//     Deferred: the outbox must not resend blindly.
-//
-// It is built on github.com/emersion/go-smtp's Client (v0.25.1), but the
-// greeting, EHLO and STARTTLS before TLS are spoken here, so that each
-// failure is attributed to its command and nothing can be sent in clear.
 package submit
 
 import (

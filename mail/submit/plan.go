@@ -89,8 +89,12 @@ func (t *txn) plan(body io.Reader) (*plan, *mail.Error) {
 			if _, serr := sk.Seek(start, io.SeekStart); serr != nil && err == nil {
 				err = serr
 			}
-			if err != nil {
+			var tooLong *wire.LineTooLongError
+			switch {
+			case errors.As(err, &tooLong): // the message can never be sent
 				return nil, fail(mail.Rejected, "DATA", err)
+			case err != nil: // reading our own copy failed: try again later
+				return nil, fail(mail.Deferred, "DATA", fmt.Errorf("reading the message: %w", err))
 			}
 			p.mailOpts.Size = n
 		}

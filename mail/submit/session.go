@@ -35,7 +35,9 @@ type session struct {
 
 func (s *session) MaxSize() int64 { return s.maxSize }
 
-// Close says QUIT (briefly) when the session is healthy, then closes.
+// Close says QUIT (briefly) when the session is healthy, then closes the
+// connection. There is nothing a caller could do about a failed QUIT, so
+// Close reports no error.
 func (s *session) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -43,12 +45,11 @@ func (s *session) Close() error {
 		s.broken = fail(mail.Deferred, "QUIT", errors.New("session closed"))
 		if s.c != nil {
 			s.c.CommandTimeout = min(s.opt.CommandTimeout, 10*time.Second)
-			if err := s.c.Quit(); err == nil {
-				return nil
-			}
+			s.c.Quit()
 		}
 	}
-	return s.dc.Close()
+	s.dc.Close()
+	return nil
 }
 
 // markBroken records that the connection is unusable and closes it.
@@ -79,6 +80,8 @@ func (s *session) Send(ctx context.Context, env mail.Envelope, body io.Reader) (
 	if len(env.Recipients) == 0 {
 		return t.res, nil
 	}
+	// When ctx ends the connection is closed: the only interruption that
+	// works at every step, and the session is unusable afterwards.
 	stop := context.AfterFunc(ctx, func() { s.dc.Close() })
 	defer stop()
 
@@ -145,7 +148,7 @@ func (t *txn) run(body io.Reader) *mail.Error {
 	}
 	plan, perr := t.plan(body)
 	if perr != nil {
-		t.setAll(t.all(), mail.Rejected, perr.Reply)
+		t.setAll(t.all(), perr.Outcome, perr.Reply)
 		return nil // nothing was sent; the session is fine
 	}
 
@@ -176,6 +179,7 @@ func (t *txn) run(body io.Reader) *mail.Error {
 	}
 
 	// RCPT TO, one by one; each reply settles only its recipient.
+rcpts:
 	for i, addr := range plan.rcpts {
 		if plan.rcptErr[i] != nil {
 			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.Rejected, *plan.rcptErr[i]
@@ -198,14 +202,13 @@ func (t *txn) run(body io.Reader) *mail.Error {
 			// accepted so far; the caller sends the rest in another
 			// transaction. Those after this one stay NotAttempted.
 			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.TooManyRecipients, r
-			goto data
+			break rcpts
 		case r.Temporary():
 			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.Deferred, r
 		default:
 			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.Rejected, r
 		}
 	}
-data:
 	if len(t.accepted) == 0 {
 		return nil // no DATA without a recipient; RSET comes with the next Send
 	}

@@ -224,3 +224,17 @@ func TestMaxSize(t *testing.T) {
 		t.Errorf("MaxSize %d", s.MaxSize())
 	}
 }
+
+// TestHeloNameInjection: the EHLO name is written into a command line, so
+// one carrying CR/LF is refused before connecting.
+func TestHeloNameInjection(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{})
+	o := opts(srv)
+	o.HeloName = "evil\r\nAUTH PLAIN AHVzZXIAc2VjcmV0"
+	if _, err := submit.Dial(context.Background(), o); err == nil || !strings.Contains(err.Error(), "invalid HELO name") {
+		t.Fatalf("err = %v", err)
+	}
+	if srv.Conns() != 0 {
+		t.Fatal("connected anyway")
+	}
+}

@@ -2,6 +2,7 @@ package submit
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"mailroom/mail"
@@ -15,7 +16,8 @@ func Submit(ctx context.Context, opt Options, env mail.Envelope, body io.Reader)
 	if err != nil {
 		res := mail.SubmitResult{Rcpts: make([]mail.RcptResult, len(env.Recipients))}
 		o, r := mail.OutcomeOf(err), mail.Reply{Text: err.Error()}
-		if me, ok := err.(*mail.Error); ok {
+		var me *mail.Error
+		if errors.As(err, &me) {
 			r = me.Reply
 		}
 		for i, a := range env.Recipients {
