@@ -150,7 +150,9 @@ func (s *session) handshake(ctx context.Context, conn net.Conn, cfg *tls.Config)
 // its raw bytes for replay to go-smtp.
 func (s *session) greet(conn net.Conn) ([]byte, error) {
 	var raw bytes.Buffer
-	s.text = textproto.NewReader(bufio.NewReader(io.TeeReader(oneByteReader{conn}, &raw)))
+	// maxPlain bounds what a hostile server can make us buffer before TLS.
+	const maxPlain = 64 << 10
+	s.text = textproto.NewReader(bufio.NewReader(io.TeeReader(io.LimitReader(oneByteReader{conn}, maxPlain), &raw)))
 	conn.SetDeadline(time.Now().Add(s.opt.CommandTimeout))
 	defer conn.SetDeadline(time.Time{})
 	code, msg, err := s.text.ReadResponse(220)
@@ -164,7 +166,7 @@ func (s *session) greet(conn net.Conn) ([]byte, error) {
 	}
 	_ = code
 	s.server, _, _ = strings.Cut(msg, " ")
-	return raw.Bytes(), nil
+	return bytes.Clone(raw.Bytes()), nil
 }
 
 // startTLS says EHLO and STARTTLS in clear, by hand, and refuses to go on
