@@ -272,6 +272,12 @@ func newAccountDialog(a *accountsScreen, acc *Account) *accountDialog {
 	if acc != nil {
 		d.editing = acc.Name
 		d.fill(*acc)
+		d.preset.Selected = noPreset // set without the callback: keep the account's own servers
+		for _, p := range d.presets {
+			if p.SMTPHost == acc.SMTPHost {
+				d.preset.Selected = p.Name
+			}
+		}
 		if acc.PasswordSource == PasswordCommand {
 			d.pwSource.SetSelected(pwCommand)
 		}

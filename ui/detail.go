@@ -407,7 +407,11 @@ func evidenceLines(ev tracking.Event) []string {
 	var lines []string
 	if ev.Code != 0 || ev.Text != "" || ev.Command != "" {
 		var p []string
-		if ev.Command != "" {
+		switch ev.Command {
+		case "":
+		case ".":
+			p = append(p, "end of DATA →")
+		default:
 			p = append(p, ev.Command+" →")
 		}
 		if ev.Code != 0 {

@@ -58,9 +58,9 @@ func TestDetailShowsEventsAsPlainText(t *testing.T) {
 	requireText(t, pane,
 		"bob@example.net",
 		"bounced", "opened", "accepted", "queued",
-		"Bounced: a report from mx.example.net", // Explain
-		"The bounce still stands",               // open after... never proves delivery
-		". → 250 2.0.0 Ok: queued as 4ZxV1",     // SMTP evidence
+		"Bounced: a report from mx.example.net",       // Explain
+		"The bounce still stands",                     // open after... never proves delivery
+		"end of DATA → 250 2.0.0 Ok: queued as 4ZxV1", // SMTP evidence
 		"550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown",
 		"Reporting-MTA: mx.example.net", "Remote-MTA: mx2.example.net", "Action: failed", "Status: 5.1.1",
 		"Matched by: envelope id (ENVID): certain",

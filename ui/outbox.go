@@ -163,7 +163,7 @@ func (o *outboxScreen) card(msg OutboxMessage) fyne.CanvasObject {
 	next.Wrapping = fyne.TextWrapWord
 
 	recips := container.NewVBox()
-	for i, r := range msg.Recipients {
+	for i, r := range unfinishedFirst(msg.Recipients) {
 		if i == outboxInline {
 			all := msg
 			recips.Add(widget.NewButton(fmt.Sprintf("Show all %d recipients", len(msg.Recipients)), func() { o.showAll(all) }))
@@ -230,7 +230,7 @@ func (o *outboxScreen) recipientRow(r OutboxRecipient, now time.Time) fyne.Canva
 	}
 	plain := widget.NewLabel(replyPlain(*r.LastReply))
 	plain.Wrapping = fyne.TextWrapWord
-	raw := widget.NewLabelWithStyle(r.LastReply.String(), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	raw := widget.NewLabelWithStyle(rawReply(*r.LastReply), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 	raw.Wrapping = fyne.TextWrapWord
 	raw.Selectable = true
 	return container.NewVBox(line, container.NewPadded(container.NewVBox(plain, raw)))
@@ -245,7 +245,7 @@ func (o *outboxScreen) showAll(msg OutboxMessage) {
 			r := msg.Recipients[id]
 			extra := ""
 			if r.LastReply != nil {
-				extra = replyPlain(*r.LastReply) + " — " + r.LastReply.String()
+				extra = replyPlain(*r.LastReply) + " — " + rawReply(*r.LastReply)
 			} else if !r.NextAttempt.IsZero() {
 				extra = "next " + fmtTime(r.NextAttempt, now)
 			}
@@ -282,6 +282,40 @@ func (r *recipientLine) set(s tracking.Status, addr, extra string) {
 
 func (r *recipientLine) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(r.outer)
+}
+
+// unfinishedFirst orders recipients so those still waiting come first:
+// in a bulk send they are the ones worth looking at.
+func unfinishedFirst(rs []OutboxRecipient) []OutboxRecipient {
+	out := make([]OutboxRecipient, 0, len(rs))
+	for _, r := range rs {
+		if !doneInOutbox(r.Status) {
+			out = append(out, r)
+		}
+	}
+	for _, r := range rs {
+		if doneInOutbox(r.Status) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func doneInOutbox(s tracking.Status) bool {
+	switch s {
+	case tracking.Queued, tracking.Sending, tracking.Deferred, tracking.Uncertain:
+		return false
+	}
+	return true
+}
+
+// rawReply is the reply as the server sent it, naming the end of DATA
+// (the "." line) in words.
+func rawReply(r mail.Reply) string {
+	if r.Command == "." {
+		r.Command = "end of DATA"
+	}
+	return r.String()
 }
 
 // replyPlain says what an SMTP reply means, in words a person reads.

@@ -1,6 +1,9 @@
 package ui
 
 import (
+	"strings"
+
+	"fyne.io/fyne/v2"
 	"testing"
 
 	"fyne.io/fyne/v2/test"
@@ -60,4 +63,60 @@ func TestEmptyStatesWithoutAccount(t *testing.T) {
 		t.Errorf("button led to %q", m.CurrentScreen())
 	}
 	requireText(t, content(m), "Add an account to start", "Add account")
+}
+
+func TestShortcutsNewAndSend(t *testing.T) {
+	f := newFakes()
+	m := newTestWindow(t, f)
+	sc, ok := m.Canvas().(fyne.Shortcutable)
+	if !ok {
+		t.Skip("test canvas does not take shortcuts")
+	}
+	sc.TypedShortcut(shortcutNew)
+	if m.CurrentScreen() != ScreenCompose {
+		t.Fatalf("Ctrl+N led to %q", m.CurrentScreen())
+	}
+	test.Type(m.compose.to, "bob@example.com")
+	sc.TypedShortcut(shortcutSend)
+	if len(f.compose.sent) != 1 {
+		t.Errorf("Ctrl+Enter sent %d", len(f.compose.sent))
+	}
+}
+
+func TestMainMenu(t *testing.T) {
+	m := newTestWindow(t, newFakes())
+	var names []string
+	for _, menu := range m.MainMenu().Items {
+		names = append(names, menu.Label)
+	}
+	if strings.Join(names, ",") != "File,View,Help" {
+		t.Errorf("menus %v", names)
+	}
+	file := m.MainMenu().Items[0]
+	var items []string
+	for _, it := range file.Items {
+		items = append(items, it.Label)
+	}
+	for _, want := range []string{"New message", "Export as CSV…", "Export as JSON…", "Quit"} {
+		if !strings.Contains(strings.Join(items, "|"), want) {
+			t.Errorf("File menu lacks %q: %v", want, items)
+		}
+	}
+}
+
+// A window over no services at all (the app wiring them one by one)
+// shows every screen without crashing.
+func TestShellWithoutServices(t *testing.T) {
+	a := test.NewTempApp(t)
+	m := newMainWindow(a, Services{}, options{sync: true})
+	for _, it := range m.items {
+		if err := m.ShowScreen(it.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m.OpenMessage("x")
+	m.ShowAccountDialog("")
+	m.NewMessage()
+	m.compose.send()
+	m.Close()
 }

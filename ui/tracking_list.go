@@ -135,9 +135,16 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 	t.root = container.NewBorder(filters, nil, nil, nil, t.body)
 	t.setting = false
 	if e.svc.Tracking != nil {
+		// One subscription serves every tracking view: the list, the
+		// open message and the funnel follow new events live.
 		e.watch(e.svc.Tracking.Changes, func() {
-			if m.current == ScreenSent {
+			switch m.current {
+			case ScreenSent:
 				t.reload()
+			case "detail":
+				m.detail.activate()
+			case ScreenOverview:
+				m.overview.reload()
 			}
 		})
 	}
