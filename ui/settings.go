@@ -23,10 +23,18 @@ const (
 
 var sectionOrder = []string{secRetry, secTrack, secNotify, secReports, secOther}
 
+// sectionAliases put keys the UI does not know, grouped by the service's
+// section names, into the screen's matching card.
+var sectionAliases = map[string]string{
+	"Outbox": secRetry, "Retry": secRetry, "Tracking": secTrack, "Notifications": secNotify,
+	"Notify": secNotify, "Reports": secReports,
+}
+
 // DefaultSettingKeys describes the settings of `mailroom config` for the
-// settings screen. A SettingsService may return these; keys it returns
-// with only Key (and Help/Default) get their labels from this list, and
-// keys unknown here appear under "Other" as text.
+// settings screen. A SettingsService may return these. For the keys it
+// returns, the screen takes the grouping from this list and the label,
+// help and kind from the service when set, from this list otherwise;
+// keys unknown here keep the service's section (or "Other").
 func DefaultSettingKeys() []SettingKey {
 	b := func(key, sec, label, help, def string) SettingKey {
 		return SettingKey{Key: key, Section: sec, Label: label, Help: help, Kind: KindBool, Default: def}
@@ -169,19 +177,22 @@ func mergeSettingKeys(keys []SettingKey) []SettingKey {
 	out := make([]SettingKey, 0, len(keys))
 	for _, k := range keys {
 		if d, ok := known[k.Key]; ok {
-			if k.Section == "" {
-				k.Section = d.Section
-			}
+			// The screen groups known keys its own way; the service's
+			// words (label, help) win when it has them.
+			k.Section = d.Section
 			if k.Label == "" {
 				k.Label = d.Label
+			}
+			if k.Help == "" {
+				k.Help = d.Help
 			}
 			if k.Kind == "" {
 				k.Kind = d.Kind
 				k.Choices = d.Choices
 			}
-			if d.Help != "" {
-				k.Help = d.Help
-			}
+		}
+		if alias, ok := sectionAliases[k.Section]; ok {
+			k.Section = alias
 		}
 		if k.Section == "" {
 			k.Section = secOther
