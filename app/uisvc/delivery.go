@@ -175,7 +175,7 @@ var _ ui.TrackingService = (*Tracking)(nil)
 
 func viewQuery(q ui.Query) view.Query {
 	return view.Query{Statuses: q.Statuses, Account: q.Account, From: q.From, To: q.To, HasBounces: q.HasBounces,
-		Opened: q.Opened, Search: q.Search, Oldest: q.Sort == ui.OldestFirst}
+		Opened: q.Opened, Search: q.Search, Oldest: q.Sort == ui.OldestFirst, IDs: q.IDs}
 }
 
 func (t *Tracking) Page(ctx context.Context, q ui.Query, offset, limit int) ([]ui.MessageRow, error) {

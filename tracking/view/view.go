@@ -25,8 +25,9 @@ type Query struct {
 	From, To   time.Time // created in [From, To)
 	HasBounces bool
 	Opened     bool
-	Search     string // substring of a recipient address or the subject
-	Oldest     bool   // oldest first (default newest first)
+	Search     string   // substring of a recipient address or the subject
+	Oldest     bool     // oldest first (default newest first)
+	IDs        []string // only these messages (export of one message); empty: all
 }
 
 // Row is one line of the tracking list.
@@ -72,6 +73,12 @@ func where(q Query, withStatuses bool) (string, []any) {
 		conds = append(conds, "EXISTS(SELECT 1 FROM recipients r WHERE r.message=m.id AND r.status IN ("+ph+"))")
 		for _, s := range q.Statuses {
 			args = append(args, string(s))
+		}
+	}
+	if len(q.IDs) > 0 {
+		conds = append(conds, "m.id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.IDs)), ",")+")")
+		for _, id := range q.IDs {
+			args = append(args, id)
 		}
 	}
 	if q.Account != "" {

@@ -94,6 +94,8 @@ func TestFiltersAgreeWithNaiveScan(t *testing.T) {
 			func(m tracking.MessageStatus) bool { return strings.Contains(m.Subject, "#1") }},
 		{"search with LIKE metacharacters", view.Query{Search: "100%_"},
 			func(m tracking.MessageStatus) bool { return strings.Contains(m.Subject, "100%_") }},
+		{"ids", view.Query{IDs: []string{"0000000000000001", "0000000000000003"}},
+			func(m tracking.MessageStatus) bool { return m.ID == "0000000000000001" || m.ID == "0000000000000003" }},
 		{"date range", view.Query{From: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)},
 			func(m tracking.MessageStatus) bool {
 				return !m.CreatedAt.Before(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)) && m.CreatedAt.Before(time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC))

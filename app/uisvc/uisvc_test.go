@@ -1,0 +1,74 @@
+package uisvc_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"mailroom/app"
+	"mailroom/app/uisvc"
+	"mailroom/internal/seed"
+	"mailroom/tracking"
+	"mailroom/ui"
+)
+
+// openSeeded opens a real data dir with generated mail (the first message
+// is the showcase: a delivered+opened+replied recipient and a 5.1.1 bounce).
+func openSeeded(t *testing.T) (*app.App, ui.Services) {
+	t.Helper()
+	ctx := context.Background()
+	a, err := app.Open(ctx, app.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if _, _, _, err := seed.Run(ctx, a.DB, seed.Options{Messages: 120, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := uisvc.Services(a)
+	return a, s
+}
+
+func TestTrackingServiceOverRealData(t *testing.T) {
+	ctx := context.Background()
+	_, s := openSeeded(t)
+	n, err := s.Tracking.Count(ctx, ui.Query{})
+	if err != nil || n != 120 {
+		t.Fatalf("count = %d, %v", n, err)
+	}
+	rows, err := s.Tracking.Page(ctx, ui.Query{HasBounces: true}, 0, 10)
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("bounced page: %v, %v", rows, err)
+	}
+	d, err := s.Tracking.Detail(ctx, "0000000000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bounced *ui.RecipientDetail
+	for i := range d.Recipients {
+		if d.Recipients[i].Status == tracking.Bounced {
+			bounced = &d.Recipients[i]
+		}
+	}
+	if bounced == nil || bounced.Address != "old.address@customer.example" || len(bounced.Events) < 3 {
+		t.Fatalf("detail recipients: %+v", d.Recipients)
+	}
+	if !strings.Contains(ui.Explain(*bounced), "5.1.1") {
+		t.Errorf("explanation lacks the evidence: %q", ui.Explain(*bounced))
+	}
+	var buf bytes.Buffer
+	if err := s.Tracking.Export(ctx, ui.Query{IDs: []string{d.ID}}, "json", &buf); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []tracking.MessageStatus
+	if err := json.Unmarshal(buf.Bytes(), &msgs); err != nil || len(msgs) != 1 || msgs[0].ID != d.ID {
+		t.Fatalf("export of one message = %d messages, %v", len(msgs), err)
+	}
+	f, err := s.Tracking.Funnel(ctx, time.Time{}, time.Time{})
+	if err != nil || f.Queued == 0 || f.Bounced == 0 {
+		t.Fatalf("funnel %+v, %v", f, err)
+	}
+}
