@@ -36,7 +36,7 @@ func runGUI(ctx context.Context, dataFlag string) error {
 
 	fa := fyneapp.NewWithID(appID)
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
-	services, _ := uisvc.Services(core)
+	services, changes := uisvc.Services(core)
 	win := ui.NewMainWindow(fa, services)
 	if v := os.Getenv("MAILROOM_OPEN"); v != "" {
 		openView(win, v)
@@ -51,6 +51,7 @@ func runGUI(ctx context.Context, dataFlag string) error {
 			log.Error("background workers stopped", "err", err)
 		}
 	}()
+	go uisvc.Notify(workers, core, changes.Subscribe(workers), ui.NewNotifier(fa, 0).Notify)
 	go func() {
 		// SIGTERM or Ctrl+C in the terminal closes the window cleanly.
 		<-ctx.Done()
