@@ -68,30 +68,23 @@ func (o *Outbox) claim(ctx context.Context, copyID int64, p Policy, u float64) (
 		c := &job{copyID: copyID, started: now}
 		var held string
 		var crashes int
-		err := tx.QueryRowContext(ctx, `SELECT m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.body
-			FROM copies c JOIN messages m ON m.id=c.message WHERE c.id=?`, copyID).
-			Scan(&c.message, &c.account, &c.from, &held, &crashes, &c.envid, &c.body)
+		var paused string
+		err := o.queryRow(ctx, tx, qClaimCopy, copyID).
+			Scan(&c.message, &c.account, &c.from, &held, &crashes, &c.envid, &c.body, &paused)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && held != "") {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		st, err := accountState(ctx, tx, c.account)
-		if err != nil {
-			return err
-		}
-		if st.Paused() {
+		if paused != "" {
 			return errPaused
 		}
 		if crashes >= p.CrashLimit {
 			changed = c.message
 			return holdTx(ctx, tx, c.message, poisonReason(crashes, ""), now)
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
-			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)
-			FROM recipients r WHERE r.copy=? AND r.status IN ('queued','deferred','uncertain') AND r.next_attempt_at <= ?
-			ORDER BY r.id`, copyID, store.Millis(now))
+		rows, err := o.query(ctx, tx, qClaimRcpts, copyID, store.Millis(now))
 		if err != nil {
 			return err
 		}
@@ -138,14 +131,13 @@ func (o *Outbox) claim(ctx context.Context, copyID int64, p Policy, u float64) (
 			}
 			number = max(number, rc.number)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO outbox_attempts(message, copy, account, number, started_at, next_at)
-			VALUES(?,?,?,?,?,?)`, c.message, copyID, c.account, number, store.Millis(now), store.Millis(c.rcpts[0].next))
+		res, err := o.exec(ctx, tx, qInsertAttempt, c.message, copyID, c.account, number, store.Millis(now), store.Millis(c.rcpts[0].next))
 		if err != nil {
 			return err
 		}
 		c.attempt, _ = res.LastInsertId()
 		for _, rc := range c.rcpts {
-			if _, err := tx.ExecContext(ctx, `UPDATE recipients SET attempts=?, first_attempt_at=?, next_attempt_at=? WHERE id=?`,
+			if _, err := o.exec(ctx, tx, qClaimRcpt,
 				rc.number, store.Millis(rc.first), store.Millis(rc.next), rc.id); err != nil {
 				return err
 			}
@@ -154,7 +146,7 @@ func (o *Outbox) claim(ctx context.Context, copyID int64, p Policy, u float64) (
 				return err
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET crash_count=crash_count+1 WHERE id=?`, c.message); err != nil {
+		if _, err := o.exec(ctx, tx, qCrashInc, c.message, c.message, c.attempt); err != nil {
 			return err
 		}
 		j, changed = c, c.message
@@ -180,7 +172,7 @@ func maxTime(a, b time.Time) time.Time {
 // here on a crash may leave a delivered message behind (uncertain).
 func (o *Outbox) markBodySent(ctx context.Context, attempt int64) error {
 	return o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE outbox_attempts SET body_sent=1 WHERE id=?`, attempt)
+		_, err := o.exec(ctx, tx, qBodySent, attempt)
 		return err
 	})
 }
@@ -249,7 +241,7 @@ func (o *Outbox) record(ctx context.Context, j *job, part []*jobRcpt, res mail.S
 				rest = append(rest, rc)
 				continue
 			}
-			h, pa, err := recordRcpt(ctx, tx, j, rc, r, res, p, now)
+			h, pa, err := o.recordRcpt(ctx, tx, j, rc, r, res, p, now)
 			if err != nil {
 				return err
 			}
@@ -267,14 +259,14 @@ func (o *Outbox) record(ctx context.Context, j *job, part []*jobRcpt, res mail.S
 		}
 		if len(rest) > 0 {
 			// The next transaction's body is a new hand-over.
-			_, err := tx.ExecContext(ctx, `UPDATE outbox_attempts SET body_sent=0 WHERE id=?`, j.attempt)
+			_, err := o.exec(ctx, tx, qBodyReset, j.attempt)
 			return err
 		}
 		errText := ""
 		if sendErr != nil {
 			errText = sendErr.Error()
 		}
-		return endAttemptTx(ctx, tx, j.attempt, j.message, "done", res.Server, res.DSNRequested, errText, now)
+		return o.endAttemptTx(ctx, tx, j.attempt, j.message, "done", res.Server, res.DSNRequested, errText, now)
 	})
 	if err != nil {
 		return nil, err
@@ -290,15 +282,15 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// endAttemptTx closes an attempt that ended normally and sets the
-// message's crash count to the attempts of it still in flight on other
-// connections (a crash now would interrupt those).
-func endAttemptTx(ctx context.Context, tx *sql.Tx, attempt int64, message, outcome, server string, dsn bool, errText string, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox_attempts SET ended_at=?, outcome=?, server=?, dsn_requested=?, error=? WHERE id=?`,
+// endAttemptTx closes an attempt that ended normally; the message's crash
+// count is cleared unless another of its copies is still in flight (a
+// crash now would interrupt that one).
+func (o *Outbox) endAttemptTx(ctx context.Context, tx *sql.Tx, attempt int64, message, outcome, server string, dsn bool, errText string, now time.Time) error {
+	if _, err := o.exec(ctx, tx, qEndAttempt,
 		store.Millis(now), outcome, server, dsn, errText, attempt); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE messages SET crash_count=(SELECT count(*) FROM outbox_attempts WHERE message=? AND ended_at=0) WHERE id=?`,
+	_, err := o.exec(ctx, tx, qCrashClear,
 		message, message)
 	return err
 }
@@ -308,7 +300,7 @@ const uncertainNote = "The connection broke after the message was sent and befor
 
 // recordRcpt turns one recipient's result into events. It returns a hold
 // reason (uncertain policy "hold") or a pause reason (535) for the caller.
-func recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt, r mail.RcptResult, res mail.SubmitResult, p Policy, now time.Time) (hold, pause string, err error) {
+func (o *Outbox) recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt, r mail.RcptResult, res mail.SubmitResult, p Policy, now time.Time) (hold, pause string, err error) {
 	words := Explain(r.Outcome, r.Reply)
 	ev := tracking.Event{Recipient: rc.id, At: now, Source: tracking.SrcSMTP, Command: r.Reply.Command,
 		Code: r.Reply.Code, EnhancedCode: r.Reply.Enhanced, Text: r.Reply.Text}
@@ -318,8 +310,11 @@ func recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt, r mail.Rcp
 		ev.Kind, final = tracking.EvAccepted, true
 		kv := []any{"attempt", rc.number, "envid", j.envid, "server", res.Server, "dsn_requested", res.DSNRequested, "words", words}
 		var twice bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM events WHERE recipient=? AND kind='uncertain')`, rc.id).Scan(&twice); err != nil {
-			return "", "", err
+		// Only a retry can follow an uncertain attempt.
+		if rc.number > 1 {
+			if err := o.queryRow(ctx, tx, qWasUncertain, rc.id).Scan(&twice); err != nil {
+				return "", "", err
+			}
 		}
 		if twice {
 			kv = append(kv, "may_have_been_sent_twice", true,
@@ -354,10 +349,10 @@ func recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt, r mail.Rcp
 	if _, err := store.AddEvent(ctx, tx, ev); err != nil {
 		return "", "", err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE recipients SET last_reply=? WHERE id=?`, words, rc.id); err != nil {
+	if _, err := o.exec(ctx, tx, qLastReply, words, rc.id); err != nil {
 		return "", "", err
 	}
-	return hold, pause, applyCancelTx(ctx, tx, rc.id, final || ev.Kind == tracking.EvExpired, now)
+	return hold, pause, o.applyCancelTx(ctx, tx, rc.id, final || ev.Kind == tracking.EvExpired, now)
 }
 
 func expiredEvent(rc *jobRcpt, last mail.Reply, words string, p Policy, now time.Time, mayHaveArrived bool) tracking.Event {
@@ -375,8 +370,8 @@ func expiredEvent(rc *jobRcpt, last mail.Reply, words string, p Policy, now time
 
 // applyCancelTx applies a cancel asked for during the attempt: the
 // recipient becomes canceled unless the attempt made it final.
-func applyCancelTx(ctx context.Context, tx *sql.Tx, rid int64, final bool, now time.Time) error {
-	res, err := tx.ExecContext(ctx, `DELETE FROM outbox_cancels WHERE recipient=?`, rid)
+func (o *Outbox) applyCancelTx(ctx context.Context, tx *sql.Tx, rid int64, final bool, now time.Time) error {
+	res, err := o.exec(ctx, tx, qDeleteCancel, rid)
 	if err != nil {
 		return err
 	}

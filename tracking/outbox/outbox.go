@@ -82,7 +82,8 @@ type Outbox struct {
 	// (the UI's Broadcast coalesces).
 	OnChange func(messageID string)
 
-	kick chan struct{}
+	kick  chan struct{}
+	stmts stmts
 
 	mu   sync.Mutex
 	last time.Time // monotonic guard for event times
@@ -97,7 +98,11 @@ func Open(ctx context.Context, st *store.Store, clock Clock) (*Outbox, error) {
 	if clock == nil {
 		clock = SystemClock{}
 	}
-	return &Outbox{Store: st, Clock: clock, kick: make(chan struct{}, 1)}, nil
+	o := &Outbox{Store: st, Clock: clock, kick: make(chan struct{}, 1)}
+	if err := o.prepare(ctx); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	return o, nil
 }
 
 // now is Clock.Now, never earlier than a time it returned before in this

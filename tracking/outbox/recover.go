@@ -44,7 +44,7 @@ func (o *Outbox) Recover(ctx context.Context, p Policy) (int, error) {
 			return err
 		}
 		for _, id := range open {
-			m, err := interruptTx(ctx, tx, id, "crashed", "Mailroom stopped during this attempt", p, now)
+			m, err := o.interruptTx(ctx, tx, id, "crashed", "Mailroom stopped during this attempt", p, now)
 			if err != nil {
 				return err
 			}
@@ -77,7 +77,7 @@ func (o *Outbox) Recover(ctx context.Context, p Policy) (int, error) {
 // at start, or a panic caught in this process) and returns the message id.
 // The crash count stays as the attempt left it; at the limit the message
 // is held (poison) so that the rest of the outbox drains.
-func interruptTx(ctx context.Context, tx *sql.Tx, attempt int64, outcome, why string, p Policy, now time.Time) (string, error) {
+func (o *Outbox) interruptTx(ctx context.Context, tx *sql.Tx, attempt int64, outcome, why string, p Policy, now time.Time) (string, error) {
 	var message string
 	var copyID int64
 	var bodySent bool
@@ -133,7 +133,7 @@ func interruptTx(ctx context.Context, tx *sql.Tx, attempt int64, outcome, why st
 		if _, err := tx.ExecContext(ctx, `UPDATE recipients SET last_reply=? WHERE id=?`, ev.Text, rc.id); err != nil {
 			return "", err
 		}
-		if err := applyCancelTx(ctx, tx, rc.id, ev.Kind == tracking.EvExpired, now); err != nil {
+		if err := o.applyCancelTx(ctx, tx, rc.id, ev.Kind == tracking.EvExpired, now); err != nil {
 			return "", err
 		}
 	}

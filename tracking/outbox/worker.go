@@ -423,7 +423,7 @@ func (o *Outbox) interrupt(ctx context.Context, j *job, outcome, why string, p P
 	now := o.now()
 	ctx = context.WithoutCancel(ctx)
 	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		_, err := interruptTx(ctx, tx, j.attempt, outcome, "Sending failed unexpectedly ("+why+")", p, now)
+		_, err := o.interruptTx(ctx, tx, j.attempt, outcome, "Sending failed unexpectedly ("+why+")", p, now)
 		return err
 	})
 	if err == nil {

@@ -1,0 +1,179 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"mailroom/internal/sqlitedb"
+	"mailroom/tracking"
+	ob "mailroom/tracking/outbox"
+	"mailroom/tracking/store"
+)
+
+const (
+	copies   = 5000
+	size     = 5120
+	sessions = 2
+)
+
+var (
+	sinkBin   = "/usr/sbin/smtp-sink"
+	sourceBin = "/usr/sbin/smtp-source"
+)
+
+func freePort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	return p
+}
+
+// startSink runs smtp-sink on a loopback port until the benchmark ends.
+func startSink(b *testing.B) string {
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
+	args := []string{}
+	if os.Geteuid() == 0 {
+		args = append(args, "-u", "postfix") // required as root
+	}
+	args = append(args, addr, "256")
+	cmd := exec.Command(sinkBin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("smtp-sink did not start: %v\n%s", err, out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// reference times smtp-source: the same count, size and session count,
+// each session reused (-d).
+func reference(b *testing.B, addr string) time.Duration {
+	start := time.Now()
+	out, err := exec.Command(sourceBin, "-s", strconv.Itoa(sessions), "-d", "-m", strconv.Itoa(copies),
+		"-l", strconv.Itoa(size), "-f", "alice@example.test", "-t", "bob@example.test",
+		"-M", "bench.example.test", addr).CombinedOutput()
+	if err != nil {
+		b.Fatalf("smtp-source: %v\n%s", err, out)
+	}
+	return time.Since(start)
+}
+
+// bulkMessage is one message with a personalized ~5 KB copy per recipient.
+func bulkMessage(run int) ob.Message {
+	subj := fmt.Sprintf("bulk-%d-%d", run, time.Now().UnixNano())
+	head := fmt.Sprintf("From: Alice <alice@example.test>\r\nSubject: Your invoice\r\nMessage-ID: <%s@example.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n", subj)
+	line := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit. ", 2)[:70] + "\r\n"
+	m := ob.Message{Account: "bench", From: "alice@example.test", Subject: "Your invoice", MessageID: "<" + subj + "@example.test>"}
+	for i := 0; i < copies; i++ {
+		to := fmt.Sprintf("user%d@example.test", i)
+		var sb strings.Builder
+		sb.WriteString(head)
+		fmt.Fprintf(&sb, "To: <%s>\r\n\r\nDear user %d,\r\n", to, i)
+		for sb.Len() < size-2 {
+			sb.WriteString(line)
+		}
+		m.Copies = append(m.Copies, ob.Copy{EnvID: fmt.Sprintf("%s.%d", subj, i), TrackingID: strconv.Itoa(i),
+			Body: []byte(sb.String()), Recipients: []ob.Recipient{{Address: to, Trackable: true}}})
+	}
+	return m
+}
+
+// viaOutbox enqueues the bulk message and sends it through the Runner;
+// it returns the enqueue and send durations.
+func viaOutbox(b *testing.B, addr string, run int) (enq, send time.Duration) {
+	ctx := context.Background()
+	db, err := sqlitedb.Open(filepath.Join(b.TempDir(), "bench.db"), sqlitedb.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	st, err := store.OpenStore(ctx, db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o, err := ob.Open(ctx, st, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := ob.DefaultPolicy()
+	p.MaxConnections = sessions
+	o.Policy = &p
+	m := bulkMessage(run)
+	start := time.Now()
+	id, err := o.Enqueue(ctx, m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enq = time.Since(start)
+	r := &ob.Runner{Outbox: o, Dialer: plainDialer{addr}}
+	start = time.Now()
+	if err := r.RunOnce(ctx); err != nil {
+		b.Fatal(err)
+	}
+	send = time.Since(start)
+	pr, err := o.Progress(ctx, id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if pr.ByStatus[tracking.Accepted] != copies {
+		b.Fatalf("progress %+v: not everything accepted", pr)
+	}
+	return enq, send
+}
+
+func BenchmarkBulkSend(b *testing.B) {
+	if testing.Short() {
+		b.Skip("needs smtp-sink; skipped under -short")
+	}
+	for _, bin := range []string{sinkBin, sourceBin} {
+		if _, err := os.Stat(bin); err != nil {
+			b.Skipf("%s missing (Debian package postfix): %v", bin, err)
+		}
+	}
+	addr := startSink(b)
+	for i := 0; i < b.N; i++ {
+		ref := reference(b, addr)
+		enq, send := viaOutbox(b, addr, i)
+		refRate := float64(copies) / ref.Seconds()
+		total := enq + send
+		rate := float64(copies) / total.Seconds()
+		sendRate := float64(copies) / send.Seconds()
+		ratio := rate / refRate
+		fmt.Printf("outbox bulk send: %d personalized copies of %d B, %d sessions, smtp-sink on loopback\n", copies, size, sessions)
+		fmt.Printf("  smtp-source -> smtp-sink      %8.0f msg/s  (%v)\n", refRate, ref.Round(time.Millisecond))
+		fmt.Printf("  outbox enqueue + send         %8.0f msg/s  (enqueue %v, send %v)\n", rate, enq.Round(time.Millisecond), send.Round(time.Millisecond))
+		fmt.Printf("  outbox send only              %8.0f msg/s\n", sendRate)
+		fmt.Printf("  ratio outbox/smtp-source      %8.2f  (target >= 0.5)\n", ratio)
+		b.ReportMetric(rate, "msg/s")
+		b.ReportMetric(refRate, "ref-msg/s")
+		b.ReportMetric(ratio, "ratio")
+	}
+}

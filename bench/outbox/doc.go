@@ -1,0 +1,20 @@
+// Package outbox benchmarks the durable outbox (tracking/outbox) against
+// Postfix's own load generator, measured in the same run.
+//
+// BenchmarkBulkSend starts Postfix's smtp-sink on a loopback port and
+// times (a) `smtp-source -s 2 -d -m 5000 -l 5120` (two sessions, each
+// reused, 5 KB messages) and (b) one bulk message of 5,000 personalized
+// ~5 KB copies, one recipient each, enqueued (one synchronous=FULL
+// transaction) and sent through the outbox's Runner with two connections,
+// every attempt committed before it is sent and every result after. It
+// prints both rates, the outbox's send-only rate and the ratio (target
+// >= 0.5).
+//
+//	go test ./bench/outbox -run '^$' -bench . -benchtime 1x
+//
+// smtp-sink speaks neither TLS nor AUTH, so the benchmark dials with a
+// plain go-smtp client of its own (plainSession): a benchmark-only Dialer
+// that the app never uses (mail/submit refuses plaintext by design). It
+// needs /usr/sbin/smtp-sink and smtp-source (Debian package postfix) and is
+// skipped without them and under -short.
+package outbox

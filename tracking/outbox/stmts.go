@@ -1,0 +1,80 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+)
+
+// The statements run for every copy, prepared once by Open.
+const (
+	qClaimCopy = `SELECT m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.body,
+			coalesce((SELECT a.paused_reason FROM outbox_accounts a WHERE a.account=m.account), '')
+			FROM copies c JOIN messages m ON m.id=c.message WHERE c.id=?`
+	qClaimRcpts = `SELECT r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
+			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)
+			FROM recipients r WHERE r.copy=? AND r.status IN ('queued','deferred','uncertain') AND r.next_attempt_at <= ?
+			ORDER BY r.id`
+	qInsertAttempt = `INSERT INTO outbox_attempts(message, copy, account, number, started_at, next_at)
+			VALUES(?,?,?,?,?,?)`
+	qClaimRcpt = `UPDATE recipients SET attempts=?, first_attempt_at=?, next_attempt_at=? WHERE id=?`
+	// A crash interrupts a message once, however many of its copies are
+	// in flight: count it when the first one starts ...
+	qCrashInc = `UPDATE messages SET crash_count=crash_count+1 WHERE id=?
+			AND NOT EXISTS(SELECT 1 FROM outbox_attempts WHERE message=? AND ended_at=0 AND id<>?)`
+	qBodySent   = `UPDATE outbox_attempts SET body_sent=1 WHERE id=?`
+	qBodyReset  = `UPDATE outbox_attempts SET body_sent=0 WHERE id=?`
+	qEndAttempt = `UPDATE outbox_attempts SET ended_at=?, outcome=?, server=?, dsn_requested=?, error=? WHERE id=?`
+	// ... and clear it when the last one ends normally.
+	qCrashClear = `UPDATE messages SET crash_count=0 WHERE id=?
+			AND NOT EXISTS(SELECT 1 FROM outbox_attempts WHERE message=? AND ended_at=0)`
+	qWasUncertain = `SELECT EXISTS(SELECT 1 FROM events WHERE recipient=? AND kind='uncertain')`
+	qLastReply    = `UPDATE recipients SET last_reply=? WHERE id=?`
+	qDeleteCancel = `DELETE FROM outbox_cancels WHERE recipient=?`
+)
+
+var hotQueries = []string{qClaimCopy, qClaimRcpts, qInsertAttempt, qClaimRcpt, qCrashInc, qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel}
+
+// stmts caches prepared statements on the writer connection: the outbox
+// runs the same dozen statements for every copy, and parsing them again
+// each time costs more than running them.
+type stmts struct {
+	m map[string]*sql.Stmt // read-only after Open
+}
+
+// prepare prepares the hot statements on the writer connection. It must
+// run outside any transaction: the writer pool has one connection.
+func (o *Outbox) prepare(ctx context.Context) error {
+	o.stmts.m = map[string]*sql.Stmt{}
+	for _, q := range hotQueries {
+		s, err := o.Store.DB.W.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		o.stmts.m[q] = s
+	}
+	return nil
+}
+
+// exec runs a statement inside tx, prepared when it is a hot one.
+func (o *Outbox) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if s := o.stmts.m[query]; s != nil {
+		return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+// query runs a query inside tx, prepared when it is a hot one.
+func (o *Outbox) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if s := o.stmts.m[query]; s != nil {
+		return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
+}
+
+// queryRow runs a single-row query inside tx, prepared when it is a hot one.
+func (o *Outbox) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if s := o.stmts.m[query]; s != nil {
+		return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
