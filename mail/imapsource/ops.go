@@ -167,6 +167,7 @@ func (c *conn) Fetch(ctx context.Context, mailbox string, uid uint32, maxBytes i
 			found = true
 			body, err = io.ReadAll(io.LimitReader(bs.Literal, maxBytes+1))
 			if err != nil {
+				c.raw.Close() // see abandon in FetchMany
 				cmd.Close()
 				return nil, fmt.Errorf("imap: fetch UID %d: %w", uid, err)
 			}
@@ -206,6 +207,14 @@ func (c *conn) FetchMany(ctx context.Context, mailbox string, uids []uint32, max
 	if maxBytes <= 0 || maxBytes >= 1<<32-2 {
 		return fmt.Errorf("imap: fetch cap %d out of range", maxBytes)
 	}
+	// abandon gives up a FETCH without reading the rest of the response:
+	// the socket is closed first (the connection is lost anyway), then
+	// the command is closed so go-imap's reader, which waits for us to
+	// take each message, runs into the closed socket and ends.
+	abandon := func(cmd *imapclient.FetchCommand) {
+		c.raw.Close()
+		cmd.Close()
+	}
 	var set imap.UIDSet
 	want := make(map[uint32]bool, len(uids))
 	for _, u := range uids {
@@ -228,7 +237,7 @@ func (c *conn) FetchMany(ctx context.Context, mailbox string, uids []uint32, max
 				}
 				got = true
 				if body, err = io.ReadAll(io.LimitReader(it.Literal, maxBytes+1)); err != nil {
-					// No cmd.Close: it would read on; end closes the socket.
+					abandon(cmd)
 					return fmt.Errorf("imap: fetch: %w", err)
 				}
 			}
@@ -244,8 +253,7 @@ func (c *conn) FetchMany(ctx context.Context, mailbox string, uids []uint32, max
 			body, merr = nil, fmt.Errorf("%w: UID %d in %q is over %d bytes", ErrTooLarge, uid, mailbox, maxBytes)
 		}
 		if err := fn(uid, body, merr); err != nil {
-			// Stop here rather than drain the rest of the response:
-			// end sees a non-server error and closes the connection.
+			abandon(cmd)
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"mailroom/mail/report"
@@ -447,7 +448,47 @@ const (
 	fetchBatch      = 200
 	fetchBatchBytes = 32 << 20
 	ingestBatch     = 100
+	// inFlightBytes bounds the bodies downloaded but not yet stored, so a
+	// run of large reports cannot pile up in memory behind a slow disk.
+	inFlightBytes = 64 << 20
 )
+
+// budget is a byte allowance shared by the fetching and the storing
+// goroutine.
+type budget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	used int64
+}
+
+func newBudget(ctx context.Context) *budget {
+	b := &budget{}
+	b.cond = sync.NewCond(&b.mu)
+	context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		b.cond.Broadcast()
+		b.mu.Unlock()
+	})
+	return b
+}
+
+// take waits until n bytes fit (a single larger body always fits alone).
+func (b *budget) take(ctx context.Context, n int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.used > 0 && b.used+n > inFlightBytes && ctx.Err() == nil {
+		b.cond.Wait()
+	}
+	b.used += n
+	return ctx.Err()
+}
+
+func (b *budget) give(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.cond.Broadcast()
+	b.mu.Unlock()
+}
 
 type fetchedMsg struct {
 	uid  uint32
@@ -466,6 +507,7 @@ func (s *Syncer) download(ctx context.Context, src Source, cands []Candidate, p 
 	defer cancel()
 	ch := make(chan fetchedMsg, 2*ingestBatch)
 	fetchErr := make(chan error, 1)
+	mem := newBudget(ctx)
 	go func() {
 		defer close(ch)
 		for i := 0; i < len(cands); {
@@ -476,6 +518,9 @@ func (s *Syncer) download(ctx context.Context, src Source, cands []Candidate, p 
 				size += cands[i].Size
 			}
 			err := src.FetchMany(ctx, p.mailbox, uids, s.maxBytes(), func(uid uint32, body []byte, err error) error {
+				if err := mem.take(ctx, int64(len(body))); err != nil {
+					return err
+				}
 				select {
 				case ch <- fetchedMsg{uid, body, err}:
 					return nil
@@ -499,9 +544,12 @@ func (s *Syncer) download(ctx context.Context, src Source, cands []Candidate, p 
 	var pending []Fetched
 	flush := func() error {
 		if len(pending) == 0 {
-			return nil
+			return p.save(ctx) // skipped messages may have moved the position
 		}
 		results, err := s.Reports.IngestBatch(ctx, pending)
+		for _, f := range pending {
+			mem.give(int64(len(f.Raw)))
+		}
 		if err != nil {
 			return err
 		}
@@ -527,6 +575,9 @@ func (s *Syncer) download(ctx context.Context, src Source, cands []Candidate, p 
 	}
 	var consumeErr error
 	for m := range ch {
+		if consumeErr != nil || m.err != nil {
+			mem.give(int64(len(m.body)))
+		}
 		if consumeErr != nil {
 			continue // drain so the fetcher can finish
 		}
@@ -546,9 +597,11 @@ func (s *Syncer) download(ctx context.Context, src Source, cands []Candidate, p 
 			st.Fetched++
 			meta.ReceivedAt = time.Now()
 			pending = append(pending, Fetched{Raw: m.body, Meta: meta})
-			if len(pending) >= ingestBatch || len(ch) == 0 {
-				consumeErr = flush()
-			}
+		}
+		// Store when a batch is full or nothing else has arrived: the
+		// fetcher may be waiting for the memory these bodies hold.
+		if consumeErr == nil && (len(pending) >= ingestBatch || len(ch) == 0) {
+			consumeErr = flush()
 		}
 		if consumeErr != nil {
 			cancel()
