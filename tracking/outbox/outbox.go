@@ -18,8 +18,10 @@
 //     twice"), before it plainly deferred.
 //   - Events are the truth: every state change is a store.AddEvent; the
 //     recipients.status column is the cache store.Refresh keeps.
-//   - One runner per database: recovery treats every in-flight attempt it
-//     finds at start as interrupted by a crash.
+//   - One sender per database: recovery treats every in-flight attempt it
+//     finds at start as interrupted by a crash, so a Runner first takes an
+//     exclusive lock beside the database (flock, released by the kernel
+//     when the process dies).
 package outbox
 
 import (

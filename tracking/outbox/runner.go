@@ -3,6 +3,8 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -15,7 +17,9 @@ import (
 // sessions, each reused for as many due copies as there are, paced by the
 // rate limit, guarded by the circuit breaker and the pause.
 //
-// One Runner per database; Run and RunOnce must not overlap.
+// One sender per database: each run holds an exclusive lock beside the
+// database file (ErrBusy when another process holds it). Run and RunOnce
+// of one Runner must not overlap.
 type Runner struct {
 	Outbox *Outbox
 	Dialer Dialer
@@ -35,15 +39,15 @@ type Runner struct {
 	hook        func(hookInfo)
 	unsafeOrder bool
 
-	mu        sync.Mutex
-	lanes     map[string]*lane
-	active    int
-	wg        sync.WaitGroup
-	wake      chan struct{}
-	recovered bool
-	pol       Policy
-	fatal     error
-	cancel    context.CancelCauseFunc
+	lock   io.Closer // the sender lock, held while a run is in progress
+	mu     sync.Mutex
+	lanes  map[string]*lane
+	active int
+	wg     sync.WaitGroup
+	wake   chan struct{}
+	pol    Policy
+	fatal  error
+	cancel context.CancelCauseFunc
 }
 
 // lane is one account's sending state in this process (guarded by
@@ -127,37 +131,51 @@ func (r *Runner) Run(ctx context.Context) error { return r.run(ctx, false) }
 // due while it runs), then returns. `mailroom run --once` uses it.
 func (r *Runner) RunOnce(ctx context.Context) error { return r.run(ctx, true) }
 
+// ErrBusy means another process is sending from the same database: two
+// senders would each take the other's in-flight work for a crash.
+var ErrBusy = errors.New("another Mailroom process is sending from this database")
+
+// start takes the sender lock and recovers what a crashed sender left in
+// flight. Every run does both: between runs this Runner has nothing in
+// flight, and another process may have sent (and crashed) meanwhile.
 func (r *Runner) start(ctx context.Context) error {
+	if r.Outbox == nil || r.Dialer == nil {
+		return errors.New("outbox runner: Outbox and Dialer are required")
+	}
 	r.mu.Lock()
 	if r.wake == nil {
 		r.wake = make(chan struct{}, 1)
 		r.lanes = map[string]*lane{}
 	}
 	r.fatal = nil
-	done := r.recovered
 	r.mu.Unlock()
-	if r.Outbox == nil || r.Dialer == nil {
-		return errors.New("outbox runner: Outbox and Dialer are required")
+	if path := r.Outbox.Store.DB.Path; path != "" {
+		l, err := lockSender(path + "-sender.lock")
+		if err != nil {
+			return fmt.Errorf("outbox runner: %w", err)
+		}
+		r.lock = l
 	}
 	p, err := r.loadPolicy(ctx)
+	if err == nil {
+		var n int
+		if n, err = r.Outbox.Recover(ctx, p); n > 0 {
+			r.logf("outbox: recovered %d recipients left in flight by a previous run", n)
+		}
+	}
 	if err != nil {
+		r.unlock()
 		return err
-	}
-	if done {
-		return nil
-	}
-	n, err := r.Outbox.Recover(ctx, p)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		r.logf("outbox: recovered %d recipients left in flight by a previous run", n)
 	}
 	r.callHook(hookInfo{Point: hookRecovered})
-	r.mu.Lock()
-	r.recovered = true
-	r.mu.Unlock()
 	return nil
+}
+
+func (r *Runner) unlock() {
+	if r.lock != nil {
+		r.lock.Close()
+		r.lock = nil
+	}
 }
 
 func (r *Runner) loadPolicy(ctx context.Context) (Policy, error) {
@@ -181,6 +199,7 @@ func (r *Runner) run(parent context.Context, once bool) error {
 	if err := r.start(parent); err != nil {
 		return err
 	}
+	defer r.unlock()
 	ctx, cancel := context.WithCancelCause(parent)
 	r.mu.Lock()
 	r.cancel = cancel

@@ -247,3 +247,31 @@ func TestEnqueue(t *testing.T) {
 		t.Errorf("envid %q", envid)
 	}
 }
+
+// A second sender on the same database is refused while the first runs,
+// and may start once it has stopped.
+func TestOneSenderPerDatabase(t *testing.T) {
+	e := newEnv(t, SystemClock{}, fastPolicy())
+	srv := smtptest.Start(t, smtptest.Config{})
+	r1, r2 := e.runner(newPeerDialer(srv)), e.runner(newPeerDialer(srv))
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	r1.hook = func(h hookInfo) {
+		if h.Point == hookRecovered {
+			close(started)
+		}
+	}
+	go func() { done <- r1.Run(ctx) }()
+	<-started
+	if err := r2.RunOnce(e.ctx); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second runner: %v, want ErrBusy", err)
+	}
+	cancel()
+	<-done
+	e.enqueue(message("bob@example.test"))
+	e.runOnce(r2)
+	if n := len(srv.Received()); n != 1 {
+		t.Errorf("%d delivered", n)
+	}
+}

@@ -297,3 +297,26 @@ func TestScheduleControls(t *testing.T) {
 		t.Fatalf("after resume: %s", s)
 	}
 }
+
+// A message over the server's announced SIZE limit is refused before any
+// byte of it is sent, in plain words.
+func TestOverSizeLimit(t *testing.T) {
+	e := newEnv(t, newFakeClock(), nil)
+	srv := smtptest.Start(t, smtptest.Config{MaxSize: 2000})
+	r := e.runner(newPeerDialer(srv))
+	big := message("bob@example.test")
+	big.Copies[0].Body = body(big.Subject, 5000)
+	id := e.enqueue(big)
+	small := e.enqueue(message("carol@example.test"))
+	e.runOnce(r)
+	rs := e.message(id).Recipients[0]
+	if rs.Status != tracking.Rejected || rs.LastReply == nil || rs.LastReply.Enhanced != "5.3.4" || !strings.Contains(rs.LastWords, "too large") {
+		t.Errorf("over-size message: %+v %+v", rs, rs.LastReply)
+	}
+	if s := e.statuses(small)["carol@example.test"]; s != tracking.Accepted {
+		t.Errorf("small message: %s", s)
+	}
+	if n := len(srv.Received()); n != 1 || strings.Contains(string(srv.ClientBytes()), big.Subject) {
+		t.Errorf("the big message went on the wire")
+	}
+}

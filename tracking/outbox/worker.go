@@ -205,6 +205,18 @@ func (r *Runner) send(ctx context.Context, sess mail.Session, j *job, p Policy) 
 	// layer's own timeouts bound it.
 	sctx := context.WithoutCancel(ctx)
 	part := j.rcpts
+	if limit := sess.MaxSize(); limit > 0 && int64(len(j.body)) > limit {
+		// The server announced its limit (RFC 1870): it would refuse the
+		// message after receiving all of it. This is final for this server.
+		rep := mail.Reply{Command: "SIZE", Code: 552, Enhanced: "5.3.4",
+			Text: fmt.Sprintf("the message is %d bytes; the server announced a limit of %d bytes", len(j.body), limit)}
+		res := mail.SubmitResult{}
+		for _, rc := range part {
+			res.Rcpts = append(res.Rcpts, mail.RcptResult{Address: rc.address, Outcome: mail.Rejected, Reply: rep})
+		}
+		_, err := r.Outbox.record(sctx, j, part, res, nil, false, p)
+		return nil, err
+	}
 	if r.unsafeOrder {
 		// Negative control for the crash soak: "accepted" committed
 		// before anything is sent. Never used outside tests.
