@@ -176,6 +176,11 @@ func (o *Outbox) Resume(ctx context.Context, account string) error {
 			return err
 		}
 		pausedAt := store.Millis(st.PausedAt)
+		if !st.UnreachableSince.IsZero() && !st.UnreachableSince.After(st.PausedAt) {
+			// The breaker was already open: closing it credits the whole
+			// outage, the pause included.
+			pausedAt = store.Millis(now)
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE recipients SET offline_ms = offline_ms +
 			max(0, ? - max(?, (SELECT created_at FROM messages m WHERE m.id=recipients.message))),
 			next_attempt_at=`+floorSQL+`
