@@ -155,9 +155,23 @@ func (a *App) Send(ctx context.Context, req SendRequest) (string, error) {
 		}
 		msg.Copies = append(msg.Copies, c)
 	}
+	var sent []byte
+	if acct.IMAP.Host != "" && !acct.SavesSent {
+		// Built before enqueueing so a failure here queues nothing.
+		if sent, err = compose.SentCopy(d, compose.CopyOptions{}); err != nil {
+			return "", err
+		}
+	}
 	id, err := a.Outbox.Enqueue(ctx, msg)
 	if err != nil {
 		return "", err
+	}
+	if sent != nil {
+		if _, err := a.DB.W.ExecContext(ctx, `INSERT INTO sent_copies(message, body) VALUES(?,?)`, id, sent); err != nil {
+			// The message is queued; only its Sent copy is missing. Say so
+			// in the log rather than fail a send that will happen.
+			a.Log.Warn("could not keep the Sent copy", "message", id, "err", err)
+		}
 	}
 	a.Outbox.Kick()
 	a.notify()

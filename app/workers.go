@@ -33,6 +33,11 @@ func (a *App) dialSMTP(ctx context.Context, name string) (mail.Session, error) {
 
 // dialIMAP opens an IMAP connection for an account's reports.
 func (a *App) dialIMAP(ctx context.Context, name string) (reports.Source, error) {
+	return a.openIMAP(ctx, name)
+}
+
+// openIMAP opens an authenticated IMAP connection for an account.
+func (a *App) openIMAP(ctx context.Context, name string) (imapsource.Source, error) {
 	acct, err := a.Accounts.Get(ctx, name)
 	if err != nil {
 		return nil, err
@@ -60,6 +65,9 @@ func (a *App) RunOnce(ctx context.Context) error {
 	var errs []error
 	if err := a.runner().RunOnce(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("outbox: %w", err))
+	}
+	if err := a.AppendSent(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	accts, err := a.Accounts.List(ctx)
 	if err != nil {
@@ -117,6 +125,18 @@ func (a *App) Run(ctx context.Context) error {
 		keep("reports:"+name, func(ctx context.Context) error { return sy.Run(ctx, name) })
 	}
 	keep("opens", a.runOpens)
+	keep("sent-copies", func(ctx context.Context) error {
+		for {
+			if err := a.AppendSent(ctx); err != nil {
+				a.Log.Warn("sent copies", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Minute):
+			}
+		}
+	})
 	wg.Wait()
 	return ctx.Err()
 }

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -74,9 +77,14 @@ func TestEndToEndThroughPostfixAndDovecot(t *testing.T) {
 	if got := s[mailstack.RejectAddr]; got.Status != tracking.Rejected || got.Events[len(got.Events)-1].Code != 550 {
 		t.Fatalf("reject over 587: %+v", got)
 	}
-	accepted := s["bob@example.test"].Events
-	if e := accepted[len(accepted)-1]; e.Code != 250 || e.Text == "" {
-		t.Fatalf("the 250 reply was not recorded with the server's words: %+v", e)
+	var accepted *tracking.EventStatus
+	for i, e := range s["bob@example.test"].Events {
+		if e.Kind == tracking.EvAccepted {
+			accepted = &s["bob@example.test"].Events[i]
+		}
+	}
+	if accepted == nil || accepted.Code != 250 || accepted.Text == "" || accepted.Command == "" {
+		t.Fatalf("the 250 reply was not recorded with the server's words: %+v", s["bob@example.test"].Events)
 	}
 	// The DSNs: unknown@ bounces (5.1.1), bob@ is delivered (NOTIFY=SUCCESS).
 	deadline := time.Now().Add(90 * time.Second)
@@ -108,9 +116,20 @@ func TestEndToEndThroughPostfixAndDovecot(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "bounced") {
 		t.Fatalf("status %s:\n%s", id, out)
 	}
-	// Bob's copy arrived once, with our headers and no Bcc.
+	// Bob's copy arrived once.
 	msgs, _ := st.Messages("bob")
 	if len(msgs) != 1 {
 		t.Fatalf("bob has %d messages", len(msgs))
+	}
+	// The Sent copy was appended to alice's \Sent mailbox, untracked.
+	sent, _ := filepath.Glob(filepath.Join(st.MaildirPath("alice"), ".Sent", "cur", "*"))
+	if len(sent) != 1 {
+		t.Fatalf("alice's Sent has %d messages, want 1 (the rejected message never left)", len(sent))
+	}
+	for _, f := range sent {
+		b, _ := os.ReadFile(f)
+		if bytes.Contains(b, []byte("X-Mailroom-Tracking-Id")) {
+			t.Fatalf("the Sent copy carries the tracking header:\n%s", b)
+		}
 	}
 }
