@@ -7,7 +7,8 @@
 // ~5 KB copies, one recipient each, enqueued (one synchronous=FULL
 // transaction) and sent through the outbox's Runner with two connections,
 // every attempt committed before it is sent and every result after. It
-// prints both rates, the outbox's send-only rate and the ratio (target
+// prints both rates, the outbox's send-only rate, its rate with a no-op
+// session (the database work alone, the limit) and the ratio (target
 // >= 0.5).
 //
 //	go test ./bench/outbox -run '^$' -bench . -benchtime 1x
