@@ -86,9 +86,13 @@ func (o *Outbox) Unfinished(ctx context.Context) ([]MessageState, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	p, err := o.policy(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]MessageState, 0, len(ids))
 	for _, id := range ids {
-		m, err := o.Message(ctx, id)
+		m, err := o.message(ctx, id, p)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // deleted meanwhile
 		}
@@ -106,6 +110,10 @@ func (o *Outbox) Message(ctx context.Context, id string) (MessageState, error) {
 	if err != nil {
 		return MessageState{}, err
 	}
+	return o.message(ctx, id, p)
+}
+
+func (o *Outbox) message(ctx context.Context, id string, p Policy) (MessageState, error) {
 	db := o.Store.DB.R
 	msg, err := resolve(ctx, db, id)
 	if err != nil {
