@@ -18,7 +18,9 @@ import (
 	"mailroom/mail"
 	"mailroom/tracking"
 	ob "mailroom/tracking/outbox"
+	"mailroom/tracking/reports"
 	"mailroom/tracking/store"
+	"mailroom/tracking/view"
 )
 
 const (
@@ -137,8 +139,16 @@ func viaOutbox(b *testing.B, addr string, run int) (enq, send time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The same components as the app (app.Open): their migrations add the
+	// search trigger and the indexes every enqueue and status change pays.
+	if _, err := view.Open(ctx, st); err != nil {
+		b.Fatal(err)
+	}
 	o, err := ob.Open(ctx, st, nil)
 	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := reports.Open(ctx, st); err != nil {
 		b.Fatal(err)
 	}
 	p := ob.DefaultPolicy()
