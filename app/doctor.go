@@ -39,6 +39,14 @@ func (a *App) Doctor(ctx context.Context) []Finding {
 			out = append(out, Finding{subj, "no IMAP server: bounces and delivery reports cannot be read", false})
 		}
 	}
+	var sentErrors int
+	if um, err := a.Reports.Unmatched(ctx); err == nil && len(um) > 0 {
+		out = append(out, Finding{"reports", fmt.Sprintf("%d report(s) matched no sent message; they are kept (mailroom reports)", len(um)), false})
+	}
+	a.DB.R.QueryRowContext(ctx, `SELECT count(*) FROM sent_copies WHERE appended_at=0 AND error<>''`).Scan(&sentErrors)
+	if sentErrors > 0 {
+		out = append(out, Finding{"sent folder", fmt.Sprintf("%d Sent copy(ies) could not be appended; the last error is kept in sent_copies.error", sentErrors), false})
+	}
 	for _, s := range SettingKeys {
 		v, err := a.Store.Setting(ctx, s.Key, s.Default)
 		if err == nil {

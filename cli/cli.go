@@ -53,6 +53,7 @@ func init() {
 		{"status", "[MESSAGE-ID] [--json]", "per-recipient status with evidence", runStatus},
 		{"inspect", "FILE.eml [--json]", "parse one report (DSN/MDN/bounce) offline", runInspect},
 		{"export", "--format csv|json", "export tracking data", runExport},
+		{"reports", "[--raw ID]", "reports that matched no sent message", runReports},
 		{"config", "get|set KEY [VALUE]", "read or change settings (docs/CONFIG.md)", runConfig},
 		{"doctor", "", "integrity and configuration checks", runDoctor},
 		{"version", "", "print the version", runVersion},

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"mailroom/tracking/reports"
 )
 
 // runCLI runs one command line against dataDir and returns exit code,
@@ -135,4 +138,33 @@ func TestInspectPostfixDSN(t *testing.T) {
 	if v.Kind != "dsn" || len(v.Recipients) != 1 || v.Recipients[0].Status != "5.1.1" || v.Recipients[0].Class != "permanent-address" {
 		t.Fatalf("inspect = %s", out)
 	}
+}
+
+func TestReportsListsUnmatched(t *testing.T) {
+	dir := t.TempDir()
+	file := "../mail/report/testdata/postfix-dsn/10-failed-unknown-user-virtual.eml"
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Skip("corpus copy missing")
+	}
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, DataDir: dir}
+	ap, err := env.open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ap.Reports.Ingest(context.Background(), raw, reportsMeta()); err != nil {
+		t.Fatal(err)
+	}
+	ap.Close()
+	code, out, errs := runCLI(t, dir, "", "reports")
+	if code != 0 || !strings.Contains(out, "dsn") {
+		t.Fatalf("reports: exit %d %q %q", code, out, errs)
+	}
+	if code, out, _ := runCLI(t, dir, "", "doctor"); code != 0 || !strings.Contains(out, "matched no sent message") {
+		t.Fatalf("doctor does not mention the unmatched report: %d %q", code, out)
+	}
+}
+
+func reportsMeta() reports.Meta {
+	return reports.Meta{Account: "work", Mailbox: "INBOX", UIDValidity: 1, UID: 7, ReceivedAt: time.Now()}
 }

@@ -84,7 +84,28 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, id)
+	// Queued anyway (the user asked for it), but say that the address
+	// bounced before: sending again to a bad address hurts the sender's
+	// reputation.
+	for _, list := range [][]string{to, cc, bcc} {
+		for _, a := range list {
+			for _, addr := range strings.Split(a, ",") {
+				addr = strings.TrimSpace(addr)
+				if s, _ := ap.Store.IsSuppressed(ctx, bareAddress(addr)); s != nil {
+					fmt.Fprintf(env.Stderr, "warning: %s is on the suppression list (%s); remove it with the app if it works again\n", addr, s.Reason)
+				}
+			}
+		}
+	}
 	return nil
+}
+
+// bareAddress returns the addr-spec of "Name <a@b>" or the input.
+func bareAddress(s string) string {
+	if i, j := strings.LastIndex(s, "<"), strings.LastIndex(s, ">"); i >= 0 && j > i {
+		return s[i+1 : j]
+	}
+	return s
 }
 
 func runRun(ctx context.Context, env *Env, args []string) error {
