@@ -50,43 +50,84 @@ func Derive(events []Event) (Status, Engagement) {
 		}
 		return evs[i].ID < evs[j].ID
 	})
-	status := Queued
-	var report EventKind
-	var eng Engagement
+	var st State
 	for _, e := range evs {
-		if s, ok := outboxStatus[e.Kind]; ok {
-			if !outboxFinal[status] || s == status {
-				status = s
-			}
-			continue
-		}
-		if r, ok := reportRank[e.Kind]; ok {
-			if report == "" || r >= reportRank[report] {
-				report = e.Kind
-			}
-			continue
-		}
-		switch e.Kind {
-		case EvOpened:
-			eng.OpensTotal++
-			switch openClassOf(e) {
-			case HumanLikely:
-				eng.OpensHuman++
-			case MachineOrProxy:
-				eng.OpensMachine++
-			}
-		case EvClicked:
-			eng.Clicks++
-		case EvRead:
-			eng.Read = true
-		case EvReplied:
-			eng.Replied = true
-		}
+		st = st.Apply(e)
 	}
-	if report != "" {
-		status = Status(report)
+	return st.Result()
+}
+
+// State is what Derive has computed after some events, in the form that
+// lets one more event be applied without the others: the queue's status
+// and the strongest report apart. The zero State is "no events".
+type State struct {
+	queue      Status    // the queue's own view; "" is Queued
+	report     EventKind // the strongest report so far; "" is none
+	engagement Engagement
+}
+
+// StateOf rebuilds the State behind a result of Derive (a recipient's
+// cached status and engagement), so that the store can apply an event
+// later than all of a recipient's events without reading them again:
+// StateOf(Derive(evs)).Apply(e).Result() == Derive(append(evs, e)) when e
+// sorts after every event of evs. A report status stands for the report
+// (the queue's view underneath no longer matters: reports always win).
+func StateOf(s Status, eng Engagement) State {
+	st := State{engagement: eng}
+	if _, ok := reportRank[EventKind(s)]; ok {
+		st.report = EventKind(s)
+	} else {
+		st.queue = s
 	}
-	return status, eng
+	return st
+}
+
+// Apply returns the state after one more event, later than every event
+// already applied. This is the single place of the precedence rules.
+func (st State) Apply(e Event) State {
+	if st.queue == "" {
+		st.queue = Queued
+	}
+	if s, ok := outboxStatus[e.Kind]; ok {
+		if !outboxFinal[st.queue] || s == st.queue {
+			st.queue = s
+		}
+		return st
+	}
+	if r, ok := reportRank[e.Kind]; ok {
+		if st.report == "" || r >= reportRank[st.report] {
+			st.report = e.Kind
+		}
+		return st
+	}
+	switch e.Kind {
+	case EvOpened:
+		st.engagement.OpensTotal++
+		switch openClassOf(e) {
+		case HumanLikely:
+			st.engagement.OpensHuman++
+		case MachineOrProxy:
+			st.engagement.OpensMachine++
+		}
+	case EvClicked:
+		st.engagement.Clicks++
+	case EvRead:
+		st.engagement.Read = true
+	case EvReplied:
+		st.engagement.Replied = true
+	}
+	return st
+}
+
+// Result is the status and engagement of the state.
+func (st State) Result() (Status, Engagement) {
+	if st.report != "" {
+		return Status(st.report), st.engagement
+	}
+	if st.queue == "" {
+		return Queued, st.engagement
+	}
+	return st.queue, st.engagement
 }
 
 // Final reports whether no queue action can change the status any more:

@@ -184,3 +184,34 @@ func Example_derive() {
 	fmt.Println(status, eng.OpensTotal)
 	// Output: bounced 1
 }
+
+// The store applies an event later than all others to the cached result
+// (StateOf) instead of deriving again: that must equal Derive over every
+// event, for any history and any next event, ties in time included.
+func TestApplyToCachedResultEqualsDerive(t *testing.T) {
+	kinds := make([]EventKind, 0, len(spec))
+	for k := range spec {
+		kinds = append(kinds, k)
+	}
+	details := []string{`{"class":"human-likely"}`, `{"class":"machine-or-proxy"}`, `{}`, `not json`}
+	r := rand.New(rand.NewPCG(3, 4))
+	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	for i := 0; i < 5000; i++ {
+		var evs []Event
+		at := t0
+		status, eng := Derive(nil)
+		for j := 0; j < 1+r.IntN(10); j++ {
+			at = at.Add(time.Duration(r.IntN(2)) * time.Minute) // ties half the time
+			e := Event{ID: int64(j + 1), Kind: kinds[r.IntN(len(kinds))], At: at}
+			if e.Kind == EvOpened {
+				e.Detail = details[r.IntN(len(details))]
+			}
+			evs = append(evs, e)
+			status, eng = StateOf(status, eng).Apply(e).Result()
+			want, wantEng := Derive(evs)
+			if status != want || eng != wantEng {
+				t.Fatalf("%v: applied one by one %s %+v, Derive %s %+v", evs, status, eng, want, wantEng)
+			}
+		}
+	}
+}

@@ -141,7 +141,7 @@ func (o *Outbox) claim(ctx context.Context, copyID int64, p Policy, u float64) (
 				rc.number, store.Millis(rc.first), store.Millis(rc.next), rc.id); err != nil {
 				return err
 			}
-			if _, err := store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
+			if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
 				Source: tracking.SrcOutbox, Detail: detailJSON("attempt", rc.number, "next_attempt_at", rfc3339(rc.next))}); err != nil {
 				return err
 			}
@@ -346,7 +346,7 @@ func (o *Outbox) recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt
 	if !final && hold == "" && !now.Before(rc.deadline(p)) {
 		ev = expiredEvent(rc, r.Reply, words, p, now, r.Outcome == mail.Uncertain)
 	}
-	if _, err := store.AddEvent(ctx, tx, ev); err != nil {
+	if _, err := o.Store.AddEvent(ctx, tx, ev); err != nil {
 		return "", "", err
 	}
 	if _, err := o.exec(ctx, tx, qLastReply, words, rc.id); err != nil {

@@ -193,7 +193,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 					return err
 				}
 				rid, _ := res.LastInsertId()
-				if _, err := store.AddEvent(ctx, tx, tracking.Event{Recipient: rid, At: now, Kind: tracking.EvQueued,
+				if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rid, At: now, Kind: tracking.EvQueued,
 					Source: tracking.SrcOutbox, Detail: detail}); err != nil {
 					return err
 				}

@@ -26,14 +26,22 @@ var migrations embed.FS
 // Store is the event store and the owner of the core tables.
 type Store struct {
 	DB *sqlitedb.DB
+	// hot holds AddEvent's statements prepared on DB.W (nil for a Store
+	// built without OpenStore: AddEvent then prepares them each time).
+	hot *hotStmts
 }
 
-// OpenStore applies the core migrations and returns the store.
+// OpenStore applies the core migrations, prepares the event statements on
+// the writer connection and returns the store.
 func OpenStore(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 	if err := db.Migrate(ctx, "tracking", migrations, "migrations"); err != nil {
 		return nil, err
 	}
-	return &Store{DB: db}, nil
+	hot, err := prepareHot(ctx, db.W)
+	if err != nil {
+		return nil, fmt.Errorf("prepare event statements: %w", err)
+	}
+	return &Store{DB: db, hot: hot}, nil
 }
 
 // NewID is tracking.NewID.
@@ -46,6 +54,17 @@ var ErrNotFound = errors.New("not found")
 // status and engagement. It returns false (and no error) when an event with
 // the same DedupKey exists already, which makes report ingestion idempotent.
 func AddEvent(ctx context.Context, tx *sql.Tx, e tracking.Event) (bool, error) {
+	return addEvent(ctx, tx, nil, e)
+}
+
+// AddEvent is the package's AddEvent with the statements this Store
+// prepared on the writer connection (tx must be a DB.W transaction): the
+// outbox adds several events per copy it sends.
+func (s *Store) AddEvent(ctx context.Context, tx *sql.Tx, e tracking.Event) (bool, error) {
+	return addEvent(ctx, tx, s.hot, e)
+}
+
+func addEvent(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event) (bool, error) {
 	if e.Detail == "" {
 		e.Detail = "{}"
 	}
@@ -60,9 +79,9 @@ func AddEvent(ctx context.Context, tx *sql.Tx, e tracking.Event) (bool, error) {
 	if e.Report != 0 {
 		report = e.Report
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO events(recipient, at, kind, source, command, code, enhanced_code, text, match, detail, report, dedup_key)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dedup_key) DO NOTHING`,
-		e.Recipient, tracking.Millis(e.At), string(e.Kind), string(e.Source), e.Command, e.Code, e.EnhancedCode,
+	at := tracking.Millis(e.At)
+	res, err := hot.exec(ctx, tx, qInsertEvent,
+		e.Recipient, at, string(e.Kind), string(e.Source), e.Command, e.Code, e.EnhancedCode,
 		e.Text, e.Match, e.Detail, report, dedup)
 	if err != nil {
 		return false, fmt.Errorf("add %s event: %w", e.Kind, err)
@@ -70,11 +89,36 @@ func AddEvent(ctx context.Context, tx *sql.Tx, e tracking.Event) (bool, error) {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
 	}
-	return true, Refresh(ctx, tx, e.Recipient)
+	return true, refreshWith(ctx, tx, hot, e, at)
+}
+
+// refreshWith refreshes the recipient's cache after e was inserted. The
+// common case, an event at or after all the recipient's others (the new
+// row has the highest id, so it sorts last on a tie), applies e to the
+// cached result with tracking's own rules (StateOf/Apply), which equals
+// Derive over every event without reading them. An event from the past
+// (a report dated before later events) derives again from all of them.
+func refreshWith(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event, at int64) error {
+	var message, status string
+	var eng tracking.Engagement
+	var last int64
+	err := hot.queryRow(ctx, tx, qRecipientCache, e.Recipient).Scan(&message, &status,
+		&eng.OpensTotal, &eng.OpensHuman, &eng.OpensMachine, &eng.Clicks, &eng.Read, &eng.Replied, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("recipient %d: %w", e.Recipient, ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if at < last {
+		return Refresh(ctx, tx, e.Recipient)
+	}
+	st, eng := tracking.StateOf(tracking.Status(status), eng).Apply(e).Result()
+	return writeCache(ctx, tx, hot, e.Recipient, message, st, eng, at)
 }
 
 // Refresh recomputes the cached status and engagement of one recipient from
-// its events.
+// all its events.
 func Refresh(ctx context.Context, tx *sql.Tx, recipient int64) error {
 	evs, err := eventsOf(ctx, tx, recipient)
 	if err != nil {
@@ -85,14 +129,22 @@ func Refresh(ctx context.Context, tx *sql.Tx, recipient int64) error {
 	for _, e := range evs {
 		last = max(last, tracking.Millis(e.At))
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE recipients SET status=?, opens_total=?, opens_human=?, opens_machine=?,
-		clicks=?, read=?, replied=?, last_event_at=? WHERE id=?`,
-		string(status), eng.OpensTotal, eng.OpensHuman, eng.OpensMachine, eng.Clicks, eng.Read, eng.Replied, last, recipient)
-	if err != nil {
+	var message string
+	if err := tx.QueryRowContext(ctx, `SELECT message FROM recipients WHERE id=?`, recipient).Scan(&message); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // nothing to refresh
+		}
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE messages SET last_event_at=max(last_event_at, ?)
-		WHERE id=(SELECT message FROM recipients WHERE id=?)`, last, recipient)
+	return writeCache(ctx, tx, nil, recipient, message, status, eng, last)
+}
+
+func writeCache(ctx context.Context, tx *sql.Tx, hot *hotStmts, recipient int64, message string, status tracking.Status, eng tracking.Engagement, last int64) error {
+	if _, err := hot.exec(ctx, tx, qWriteCache,
+		string(status), eng.OpensTotal, eng.OpensHuman, eng.OpensMachine, eng.Clicks, eng.Read, eng.Replied, last, recipient); err != nil {
+		return err
+	}
+	_, err := hot.exec(ctx, tx, qMessageLast, last, message, last)
 	return err
 }
 

@@ -1,0 +1,60 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// AddEvent's statements: the outbox runs them several times per copy it
+// sends, and parsing them each time costs more than running them.
+const (
+	qInsertEvent = `INSERT INTO events(recipient, at, kind, source, command, code, enhanced_code, text, match, detail, report, dedup_key)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dedup_key) DO NOTHING`
+	qRecipientCache = `SELECT message, status, opens_total, opens_human, opens_machine, clicks, read, replied, last_event_at
+		FROM recipients WHERE id=?`
+	qWriteCache = `UPDATE recipients SET status=?, opens_total=?, opens_human=?, opens_machine=?,
+		clicks=?, read=?, replied=?, last_event_at=? WHERE id=?`
+	// The row is left alone (no page written) when its time is not older.
+	qMessageLast = `UPDATE messages SET last_event_at=? WHERE id=? AND last_event_at<?`
+)
+
+// hotStmts are statements prepared on the writer connection; a nil
+// *hotStmts runs the text instead.
+type hotStmts struct {
+	m map[string]*sql.Stmt // read-only after prepareHot
+}
+
+// prepareHot prepares the statements on w (the single writer connection).
+// It must run outside any transaction.
+func prepareHot(ctx context.Context, w *sql.DB) (*hotStmts, error) {
+	h := &hotStmts{m: map[string]*sql.Stmt{}}
+	for _, q := range []string{qInsertEvent, qRecipientCache, qWriteCache, qMessageLast} {
+		s, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			for _, s := range h.m {
+				s.Close()
+			}
+			return nil, err
+		}
+		h.m[q] = s
+	}
+	return h, nil
+}
+
+func (h *hotStmts) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if h != nil {
+		if s := h.m[q]; s != nil {
+			return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+		}
+	}
+	return tx.ExecContext(ctx, q, args...)
+}
+
+func (h *hotStmts) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if h != nil {
+		if s := h.m[q]; s != nil {
+			return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+		}
+	}
+	return tx.QueryRowContext(ctx, q, args...)
+}
