@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,104 +62,133 @@ func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // held). u is the jitter draw shared by the copy's recipients.
 func (o *Outbox) claim(ctx context.Context, copyID int64, p Policy, u float64) (*job, error) {
 	now := o.now()
-	var j *job
-	var changed string
+	var c claimed
 	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		j, changed = nil, ""
-		c := &job{copyID: copyID, started: now}
-		var held string
-		var crashes int
-		var paused string
-		err := o.queryRow(ctx, tx, qClaimCopy, copyID).
-			Scan(&c.message, &c.account, &c.from, &held, &crashes, &c.envid, &c.body, &paused)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && held != "") {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if paused != "" {
-			return errPaused
-		}
-		if crashes >= p.CrashLimit {
-			changed = c.message
-			return holdTx(ctx, tx, c.message, poisonReason(crashes, ""), now)
-		}
-		rows, err := o.query(ctx, tx, qClaimRcpts, copyID, store.Millis(now))
-		if err != nil {
-			return err
-		}
-		var cancels []int64
-		for rows.Next() {
-			rc := &jobRcpt{}
-			var first, offline int64
-			var cancel bool
-			if err := rows.Scan(&rc.id, &rc.address, &rc.number, &first, &offline, &cancel); err != nil {
-				rows.Close()
-				return err
-			}
-			if cancel {
-				cancels = append(cancels, rc.id)
-				continue
-			}
-			rc.number++
-			rc.first, rc.offline = store.FromMillis(first), time.Duration(offline)*time.Millisecond
-			if rc.first.IsZero() {
-				rc.first = now
-			}
-			c.rcpts = append(c.rcpts, rc)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, id := range cancels {
-			changed = c.message
-			if err := cancelTx(ctx, tx, id, now); err != nil {
-				return err
-			}
-		}
-		if len(c.rcpts) == 0 {
-			return nil
-		}
-		number := 0
-		for _, rc := range c.rcpts {
-			// Retry time committed now: if we crash mid-attempt, this is
-			// the cool-off. The last attempt falls on the deadline.
-			rc.next = now.Add(p.Gap(rc.number, u))
-			if dl := rc.deadline(p); rc.next.After(dl) {
-				rc.next = maxTime(dl, now.Add(p.MinGap))
-			}
-			number = max(number, rc.number)
-		}
-		res, err := o.exec(ctx, tx, qInsertAttempt, c.message, copyID, c.account, number, store.Millis(now), store.Millis(c.rcpts[0].next))
-		if err != nil {
-			return err
-		}
-		c.attempt, _ = res.LastInsertId()
-		for _, rc := range c.rcpts {
-			if _, err := o.exec(ctx, tx, qClaimRcpt,
-				rc.number, store.Millis(rc.first), store.Millis(rc.next), rc.id); err != nil {
-				return err
-			}
-			if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
-				Source: tracking.SrcOutbox, Detail: detailJSON("attempt", rc.number, "next_attempt_at", rfc3339(rc.next))}); err != nil {
-				return err
-			}
-		}
-		if _, err := o.exec(ctx, tx, qCrashInc, c.message, c.message, c.attempt); err != nil {
-			return err
-		}
-		j, changed = c, c.message
-		return nil
+		var err error
+		c, err = o.claimTx(ctx, tx, copyID, p, u, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if changed != "" {
-		o.changed(changed)
+	if c.changed != "" {
+		o.changed(c.changed)
 	}
-	return j, nil
+	if c.paused {
+		return nil, errPaused
+	}
+	return c.job, nil
+}
+
+// claimed is what claimTx did: the job (nil when nothing was due), the
+// message it changed, and whether the account turned out to be paused
+// (nothing written then).
+type claimed struct {
+	job     *job
+	changed string
+	paused  bool
+}
+
+// claimTx is claim's work inside tx, which may also carry the result of
+// the previous copy sent on the same connection (recordAndClaim).
+func (o *Outbox) claimTx(ctx context.Context, tx *sql.Tx, copyID int64, p Policy, u float64, now time.Time) (claimed, error) {
+	c := &job{copyID: copyID, started: now}
+	var held string
+	var crashes int
+	var paused string
+	err := o.queryRow(ctx, tx, qClaimCopy, copyID).
+		Scan(&c.message, &c.account, &c.from, &held, &crashes, &c.envid, &c.body, &paused)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && held != "") {
+		return claimed{}, nil
+	}
+	if err != nil {
+		return claimed{}, err
+	}
+	if paused != "" {
+		return claimed{paused: true}, nil
+	}
+	if crashes >= p.CrashLimit {
+		return claimed{changed: c.message}, holdTx(ctx, tx, c.message, poisonReason(crashes, ""), now)
+	}
+	rows, err := o.query(ctx, tx, qClaimRcpts, copyID, store.Millis(now))
+	if err != nil {
+		return claimed{}, err
+	}
+	var cancels []int64
+	for rows.Next() {
+		rc := &jobRcpt{}
+		var first, offline int64
+		var cancel bool
+		if err := rows.Scan(&rc.id, &rc.address, &rc.number, &first, &offline, &cancel); err != nil {
+			rows.Close()
+			return claimed{}, err
+		}
+		if cancel {
+			cancels = append(cancels, rc.id)
+			continue
+		}
+		rc.number++
+		rc.first, rc.offline = store.FromMillis(first), time.Duration(offline)*time.Millisecond
+		if rc.first.IsZero() {
+			rc.first = now
+		}
+		c.rcpts = append(c.rcpts, rc)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return claimed{}, err
+	}
+	var res claimed
+	for _, id := range cancels {
+		res.changed = c.message
+		if err := cancelTx(ctx, tx, id, now); err != nil {
+			return claimed{}, err
+		}
+	}
+	if len(c.rcpts) == 0 {
+		return res, nil
+	}
+	number := 0
+	for _, rc := range c.rcpts {
+		// Retry time committed now: if we crash mid-attempt, this is
+		// the cool-off. The last attempt falls on the deadline.
+		rc.next = now.Add(p.Gap(rc.number, u))
+		if dl := rc.deadline(p); rc.next.After(dl) {
+			rc.next = maxTime(dl, now.Add(p.MinGap))
+		}
+		number = max(number, rc.number)
+	}
+	ins, err := o.exec(ctx, tx, qInsertAttempt, c.message, copyID, c.account, number, store.Millis(now), store.Millis(c.rcpts[0].next))
+	if err != nil {
+		return claimed{}, err
+	}
+	c.attempt, _ = ins.LastInsertId()
+	for _, rc := range c.rcpts {
+		if _, err := o.exec(ctx, tx, qClaimRcpt,
+			rc.number, store.Millis(rc.first), store.Millis(rc.next), rc.id); err != nil {
+			return claimed{}, err
+		}
+		if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
+			Source: tracking.SrcOutbox, Detail: sendingDetail(rc.number, rc.next)}); err != nil {
+			return claimed{}, err
+		}
+	}
+	if _, err := o.exec(ctx, tx, qCrashInc, c.message, c.message, c.attempt); err != nil {
+		return claimed{}, err
+	}
+	return claimed{job: c, changed: c.message}, nil
+}
+
+// sendingDetail is detailJSON("attempt", n, "next_attempt_at", ...) without
+// a map and reflection: it is written for every attempt.
+func sendingDetail(n int, next time.Time) string {
+	b := make([]byte, 0, 64)
+	b = append(b, `{"attempt":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"next_attempt_at":"`...)
+	b = next.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `"}`...)
+	return string(b)
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -215,6 +245,25 @@ func outcomeFor(part []*jobRcpt, res mail.SubmitResult, sendErr error) []mail.Rc
 // connection instead of being recorded. When nothing is left the attempt
 // is closed and the message's crash count cleared, in the same commit.
 func (o *Outbox) record(ctx context.Context, j *job, part []*jobRcpt, res mail.SubmitResult, sendErr error, split bool, p Policy) (rest []*jobRcpt, err error) {
+	rest, _, err = o.recordAndClaim(ctx, j, part, res, sendErr, split, p, nil)
+	return rest, err
+}
+
+// nextCopy hands recordAndClaim the copy to claim next on the same
+// connection; ok false when there is none to take right now. release
+// gives a taken copy back when the commit failed.
+type nextCopy struct {
+	take    func() (copyID int64, ok bool)
+	release func(copyID int64)
+	u       float64
+}
+
+// recordAndClaim is record, and, when the attempt is over and next offers
+// a copy, the claim of that copy on the same connection, in ONE commit:
+// the result is still committed before the next message goes on the wire
+// (the claim's attempt row is committed before any of it is sent), with
+// one commit per copy instead of two.
+func (o *Outbox) recordAndClaim(ctx context.Context, j *job, part []*jobRcpt, res mail.SubmitResult, sendErr error, split bool, p Policy, next *nextCopy) (rest []*jobRcpt, c claimed, err error) {
 	now := o.now()
 	results := outcomeFor(part, res, sendErr)
 	// After a 452 the session stops at that recipient: it and those after
@@ -232,8 +281,9 @@ func (o *Outbox) record(ctx context.Context, j *job, part []*jobRcpt, res mail.S
 	// Split only when the server took someone: otherwise another
 	// transaction would get the same answer.
 	split = split && tooMany && len(later) < len(part)
+	var taken int64
 	err = o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		rest = nil
+		rest, c = nil, claimed{}
 		var hold, pause string
 		for i, rc := range part {
 			r := results[i]
@@ -266,13 +316,38 @@ func (o *Outbox) record(ctx context.Context, j *job, part []*jobRcpt, res mail.S
 		if sendErr != nil {
 			errText = sendErr.Error()
 		}
-		return o.endAttemptTx(ctx, tx, j.attempt, j.message, "done", res.Server, res.DSNRequested, errText, now)
+		if err := o.endAttemptTx(ctx, tx, j.attempt, j.message, "done", res.Server, res.DSNRequested, errText, now); err != nil {
+			return err
+		}
+		if next == nil || sendErr != nil || hold != "" || pause != "" {
+			return nil
+		}
+		if taken == 0 {
+			id, ok := next.take()
+			if !ok {
+				return nil
+			}
+			taken = id
+		}
+		var err error
+		c, err = o.claimTx(ctx, tx, taken, p, next.u, now)
+		return err
 	})
 	if err != nil {
-		return nil, err
+		if taken != 0 {
+			next.release(taken)
+		}
+		return nil, claimed{}, err
 	}
 	o.changed(j.message)
-	return rest, nil
+	if c.changed != "" && c.changed != j.message {
+		o.changed(c.changed)
+	}
+	if taken != 0 && c.job == nil {
+		// Nothing of it was due after all (or the account is paused).
+		next.release(taken)
+	}
+	return rest, c, nil
 }
 
 func cmpOr(a, b string) string {

@@ -85,3 +85,14 @@ func TestPerRecipientProgress(t *testing.T) {
 		t.Errorf("unfinished %v %v", un, err)
 	}
 }
+
+// sendingDetail is written for every attempt without encoding/json; it
+// must say exactly what detailJSON says.
+func TestSendingDetailIsDetailJSON(t *testing.T) {
+	at := time.Date(2026, 11, 1, 9, 0, 0, 123456789, time.FixedZone("x", 3600))
+	for _, n := range []int{1, 7, 12345} {
+		if got, want := sendingDetail(n, at), detailJSON("attempt", n, "next_attempt_at", rfc3339(at)); got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
+	}
+}

@@ -27,27 +27,37 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 		r.wg.Done()
 		r.poke()
 	}()
-	for ctx.Err() == nil {
+	// pending is a copy already claimed by the commit that recorded the
+	// previous copy's result on this session: it is sent even when ctx
+	// ended meanwhile (its attempt is committed; like any claimed copy).
+	var pending *job
+	for pending != nil || ctx.Err() == nil {
 		p := r.policy()
-		r.mu.Lock()
-		probe := ln.probe && sess == nil
-		r.mu.Unlock()
-		if probe {
-			s, ok := r.probe(ctx, ln, p)
-			if !ok {
+		var cid int64
+		if pending != nil {
+			cid = pending.copyID
+		} else {
+			r.mu.Lock()
+			probe := ln.probe && sess == nil
+			r.mu.Unlock()
+			if probe {
+				s, ok := r.probe(ctx, ln, p)
+				if !ok {
+					return
+				}
+				sess = s
+			}
+			var ok bool
+			if cid, ok = r.next(ctx, ln); !ok {
 				return
 			}
-			sess = s
+			if !r.waitRate(ctx, ln, p) {
+				r.done(ln, cid)
+				return
+			}
 		}
-		cid, ok := r.next(ctx, ln)
-		if !ok {
-			return
-		}
-		if !r.waitRate(ctx, ln, p) {
-			r.done(ln, cid)
-			return
-		}
-		cont := r.process(ctx, ln, cid, &sess, p)
+		var cont bool
+		cont, pending = r.process(ctx, ln, cid, &sess, p, pending)
 		r.done(ln, cid)
 		if !cont {
 			return
@@ -127,12 +137,13 @@ func closeSession(s mail.Session) {
 	s.Close()
 }
 
-// process attempts one copy: claim (committed before connecting), dial if
-// needed, send, record. A panic anywhere in it is recovered here and
-// counted against the message (poison isolation). It returns false when
-// the worker should stop.
-func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy) (cont bool) {
-	var j *job
+// process attempts one copy: claim (committed before connecting; already
+// done when claimed is set), dial if needed, send, record. A panic
+// anywhere in it is recovered here and counted against the message
+// (poison isolation). It returns false when the worker should stop, and
+// the next copy when the result's commit claimed one.
+func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy, claimed *job) (cont bool, next *job) {
+	j := claimed
 	defer func() {
 		v := recover()
 		if v == nil {
@@ -142,6 +153,15 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 		*sessp = nil
 		why := fmt.Sprintf("panic: %v", v)
 		r.logf("outbox: %s\n%s", why, debug.Stack())
+		if next != nil {
+			// Claimed by a commit that went through: give it back like
+			// recovery would.
+			if err := r.Outbox.interrupt(ctx, next, "panic", why, p); err != nil {
+				r.fail(err)
+			}
+			r.done(ln, next.copyID)
+			next = nil
+		}
 		if j == nil {
 			r.fail(fmt.Errorf("outbox: %s", why))
 			cont = false
@@ -154,52 +174,79 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 		}
 		cont = true
 	}()
-	var err error
-	j, err = r.Outbox.claim(ctx, cid, p, r.rand())
-	if errors.Is(err, errPaused) {
-		r.stopLane(ln)
-		return false
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			r.fail(err)
-		}
-		return false
-	}
 	if j == nil {
-		return true
+		var err error
+		j, err = r.Outbox.claim(ctx, cid, p, r.rand())
+		if errors.Is(err, errPaused) {
+			r.stopLane(ln)
+			return false, nil
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.fail(err)
+			}
+			return false, nil
+		}
+		if j == nil {
+			return true, nil
+		}
 	}
 	r.callHook(hookInfo{Point: hookAttempt, EnvID: j.envid})
 	if *sessp == nil {
 		s, err := r.Dialer.Dial(ctx, j.account)
 		if err != nil {
 			r.dialFailed(ctx, ln, j, err, p)
-			return false
+			return false, nil
 		}
 		*sessp = s
 		r.connected(ln)
 	}
 	r.callHook(hookInfo{Point: hookDialed, EnvID: j.envid})
-	serr, err := r.send(ctx, *sessp, j, p)
+	serr, next, paused, err := r.send(ctx, ln, *sessp, j, p)
 	if err != nil {
 		r.fail(err)
-		return false
+		return false, nil
 	}
 	if serr != nil {
 		closeSession(*sessp)
 		*sessp = nil
 		if oc := mail.OutcomeOf(serr); oc == mail.AuthFailed {
 			r.stopLane(ln)
-			return false
+			return false, nil
 		}
 	}
-	return true
+	if paused {
+		r.stopLane(ln)
+		return false, nil
+	}
+	return true, next
+}
+
+// nextOnSession offers recordAndClaim the lane's next copy when it may go
+// out at once on the same session: no rate limit to wait for, not
+// stopping.
+func (r *Runner) nextOnSession(ctx context.Context, ln *lane, p Policy) *nextCopy {
+	if p.RatePerMinute > 0 || r.unsafeOrder {
+		return nil
+	}
+	return &nextCopy{
+		take: func() (int64, bool) {
+			if ctx.Err() != nil {
+				return 0, false
+			}
+			return r.next(ctx, ln)
+		},
+		release: func(id int64) { r.done(ln, id) },
+		u:       r.rand(),
+	}
 }
 
 // send runs the copy's transactions on one session: normally one; more
 // when the server limits recipients per transaction (452). It returns the
-// session error (the session is unusable) and a database error.
-func (r *Runner) send(ctx context.Context, sess mail.Session, j *job, p Policy) (sessErr, dbErr error) {
+// session error (the session is unusable), the next copy claimed by the
+// commit of the result (nil when none), whether that claim found the
+// account paused, and a database error.
+func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, p Policy) (sessErr error, next *job, paused bool, dbErr error) {
 	// The transaction must not be cut short by shutdown: cutting it
 	// after "." would turn a clean send into an uncertain one. The submit
 	// layer's own timeouts bound it.
@@ -215,7 +262,7 @@ func (r *Runner) send(ctx context.Context, sess mail.Session, j *job, p Policy) 
 			res.Rcpts = append(res.Rcpts, mail.RcptResult{Address: rc.address, Outcome: mail.Rejected, Reply: rep})
 		}
 		_, err := r.Outbox.record(sctx, j, part, res, nil, false, p)
-		return nil, err
+		return nil, nil, false, err
 	}
 	if r.unsafeOrder {
 		// Negative control for the crash soak: "accepted" committed
@@ -226,14 +273,14 @@ func (r *Runner) send(ctx context.Context, sess mail.Session, j *job, p Policy) 
 				Reply: mail.Reply{Command: ".", Code: 250, Text: "recorded before sending (unsafe test order)"}})
 		}
 		if _, err := r.Outbox.record(sctx, j, part, fake, nil, false, p); err != nil {
-			return nil, err
+			return nil, nil, false, err
 		}
 		env := mail.Envelope{From: j.from, EnvID: j.envid, RequestDSN: p.RequestDSN}
 		for _, rc := range part {
 			env.Recipients = append(env.Recipients, rc.address)
 		}
 		_, serr := sess.Send(sctx, env, bytes.NewReader(j.body))
-		return serr, nil
+		return serr, nil, false, nil
 	}
 	for len(part) > 0 {
 		env := mail.Envelope{From: j.from, EnvID: j.envid, RequestDSN: p.RequestDSN}
@@ -252,7 +299,7 @@ func (r *Runner) send(ctx context.Context, sess mail.Session, j *job, p Policy) 
 		}
 		res, serr := sess.Send(sctx, env, body)
 		if body.err != nil {
-			return serr, body.err
+			return serr, nil, false, body.err
 		}
 		if r.hook != nil {
 			var acc []string
@@ -263,17 +310,21 @@ func (r *Runner) send(ctx context.Context, sess mail.Session, j *job, p Policy) 
 			}
 			r.callHook(hookInfo{Point: hookReplied, EnvID: j.envid, Accepted: acc})
 		}
-		rest, err := r.Outbox.record(sctx, j, part, res, serr, serr == nil, p)
+		var nx *nextCopy
+		if serr == nil {
+			nx = r.nextOnSession(ctx, ln, p)
+		}
+		rest, c, err := r.Outbox.recordAndClaim(sctx, j, part, res, serr, serr == nil, p, nx)
 		if err != nil {
-			return serr, err
+			return serr, nil, false, err
 		}
 		r.callHook(hookInfo{Point: hookRecorded, EnvID: j.envid})
-		if serr != nil {
-			return serr, nil
+		if serr != nil || len(rest) == 0 {
+			return serr, c.job, c.paused, nil
 		}
 		part = rest
 	}
-	return nil, nil
+	return nil, nil, false, nil
 }
 
 // bodyReader tells the outbox when the session has read the whole body:

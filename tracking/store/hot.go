@@ -14,6 +14,8 @@ const (
 		FROM recipients WHERE id=?`
 	qWriteCache = `UPDATE recipients SET status=?, opens_total=?, opens_human=?, opens_machine=?,
 		clicks=?, read=?, replied=?, last_event_at=? WHERE id=?`
+	qWriteCacheKeepStatus = `UPDATE recipients SET opens_total=?, opens_human=?, opens_machine=?,
+		clicks=?, read=?, replied=?, last_event_at=? WHERE id=?`
 	// The row is left alone (no page written) when its time is not older.
 	qMessageLast = `UPDATE messages SET last_event_at=? WHERE id=? AND last_event_at<?`
 )
@@ -28,7 +30,7 @@ type hotStmts struct {
 // It must run outside any transaction.
 func prepareHot(ctx context.Context, w *sql.DB) (*hotStmts, error) {
 	h := &hotStmts{m: map[string]*sql.Stmt{}}
-	for _, q := range []string{qInsertEvent, qRecipientCache, qWriteCache, qMessageLast} {
+	for _, q := range []string{qInsertEvent, qRecipientCache, qWriteCache, qWriteCacheKeepStatus, qMessageLast} {
 		s, err := w.PrepareContext(ctx, q)
 		if err != nil {
 			for _, s := range h.m {

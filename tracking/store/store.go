@@ -114,6 +114,16 @@ func refreshWith(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Even
 		return Refresh(ctx, tx, e.Recipient)
 	}
 	st, eng := tracking.StateOf(tracking.Status(status), eng).Apply(e).Result()
+	if string(st) == status {
+		// Leave the status column alone: writing it, even unchanged,
+		// rewrites the entries of every index on it.
+		if _, err := hot.exec(ctx, tx, qWriteCacheKeepStatus,
+			eng.OpensTotal, eng.OpensHuman, eng.OpensMachine, eng.Clicks, eng.Read, eng.Replied, at, e.Recipient); err != nil {
+			return err
+		}
+		_, err := hot.exec(ctx, tx, qMessageLast, at, message, at)
+		return err
+	}
 	return writeCache(ctx, tx, hot, e.Recipient, message, st, eng, at)
 }
 
