@@ -167,12 +167,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 			return err
 		}
 		defer insCopy.Close()
-		insRcpt, err := tx.PrepareContext(ctx, `INSERT INTO recipients(message, copy, address, kind, status, next_attempt_at, trackable)
-			VALUES(?,?,?,?,'queued',?,?)`)
-		if err != nil {
-			return err
-		}
-		defer insRcpt.Close()
+		var rcpts []newRcpt
 		for _, c := range m.Copies {
 			envid := c.EnvID
 			if envid == "" {
@@ -188,15 +183,16 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 				if kind == "" {
 					kind = KindTo
 				}
-				res, err := insRcpt.ExecContext(ctx, m.ID, cid, r.Address, kind, store.Millis(due), r.Trackable)
-				if err != nil {
-					return err
-				}
-				rid, _ := res.LastInsertId()
-				if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rid, At: now, Kind: tracking.EvQueued,
-					Source: tracking.SrcOutbox, Detail: detail}); err != nil {
-					return err
-				}
+				rcpts = append(rcpts, newRcpt{copyID: cid, address: r.Address, kind: kind, trackable: r.Trackable})
+			}
+		}
+		if err := insertRecipients(ctx, tx, m.ID, store.Millis(due), rcpts); err != nil {
+			return err
+		}
+		for _, r := range rcpts {
+			if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: r.id, At: now, Kind: tracking.EvQueued,
+				Source: tracking.SrcOutbox, Detail: detail}); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -210,4 +206,70 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 	o.changed(m.ID)
 	o.Kick()
 	return m.ID, nil
+}
+
+// newRcpt is a recipient row Enqueue inserts; id is set by the insert.
+type newRcpt struct {
+	copyID    int64
+	address   string
+	kind      string
+	trackable bool
+	id        int64
+}
+
+// rcptBatch is how many recipients one INSERT carries. Each statement that
+// inserts recipients makes the search index (tracking/view's trigram FTS
+// trigger) flush its pending terms to disk, so a statement per recipient
+// made a bulk enqueue pay that flush thousands of times.
+const rcptBatch = 200
+
+// insertRecipients inserts the recipients rcptBatch rows per statement and
+// sets their ids.
+func insertRecipients(ctx context.Context, tx *sql.Tx, message string, due int64, rcpts []newRcpt) error {
+	type key struct {
+		copyID  int64
+		address string
+	}
+	for start := 0; start < len(rcpts); start += rcptBatch {
+		part := rcpts[start:min(start+rcptBatch, len(rcpts))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO recipients(message, copy, address, kind, status, next_attempt_at, trackable) VALUES `)
+		args := make([]any, 0, 6*len(part))
+		for i, r := range part {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString(`(?,?,?,?,'queued',?,?)`)
+			args = append(args, message, r.copyID, r.address, r.kind, due, r.trackable)
+		}
+		// RETURNING's row order is unspecified: match by copy and address
+		// (unique within a copy, checked by Message.check).
+		q.WriteString(` RETURNING id, copy, address`)
+		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		if err != nil {
+			return err
+		}
+		ids := make(map[key]int64, len(part))
+		for rows.Next() {
+			var id int64
+			var k key
+			if err := rows.Scan(&id, &k.copyID, &k.address); err != nil {
+				rows.Close()
+				return err
+			}
+			ids[k] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range part {
+			id, ok := ids[key{part[i].copyID, part[i].address}]
+			if !ok {
+				return fmt.Errorf("recipient %s: no id returned", part[i].address)
+			}
+			part[i].id = id
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -273,5 +274,56 @@ func TestOneSenderPerDatabase(t *testing.T) {
 	e.runOnce(r2)
 	if n := len(srv.Received()); n != 1 {
 		t.Errorf("%d delivered", n)
+	}
+}
+
+// Enqueue inserts recipients many per statement: every recipient of a
+// message larger than one batch, shared and personalized copies mixed,
+// gets its own row on its own copy and its own "queued" event.
+func TestEnqueueManyRecipients(t *testing.T) {
+	e := newEnv(t, newFakeClock(), nil)
+	m := message()
+	m.Copies = nil
+	var shared Copy
+	shared.EnvID, shared.Body = "shared-1", body(m.Subject, 100)
+	n := 0
+	for i := 0; i < rcptBatch+37; i++ {
+		a := fmt.Sprintf("u%d@example.test", i)
+		if i%3 == 0 {
+			shared.Recipients = append(shared.Recipients, Recipient{Address: a, Kind: KindCc})
+		} else {
+			m.Copies = append(m.Copies, Copy{EnvID: fmt.Sprintf("p-%d", i), Body: body(a, 100), Recipients: []Recipient{{Address: a, Trackable: true}}})
+		}
+		n++
+	}
+	m.Copies = append(m.Copies, shared)
+	id := e.enqueue(m)
+	rows, err := e.db.R.Query(`SELECT r.address, r.kind, r.trackable, c.envid, r.status,
+		(SELECT count(*) FROM events v WHERE v.recipient=r.id AND v.kind='queued') FROM recipients r JOIN copies c ON c.id=r.copy WHERE r.message=?`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		var a, kind, envid, status string
+		var trackable bool
+		var queued int
+		if err := rows.Scan(&a, &kind, &trackable, &envid, &status, &queued); err != nil {
+			t.Fatal(err)
+		}
+		var i int
+		fmt.Sscanf(a, "u%d@", &i)
+		wantEnv, wantKind := fmt.Sprintf("p-%d", i), KindTo
+		if i%3 == 0 {
+			wantEnv, wantKind = "shared-1", KindCc
+		}
+		if envid != wantEnv || kind != wantKind || trackable != (i%3 != 0) || status != "queued" || queued != 1 {
+			t.Errorf("%s: copy %s kind %s trackable %v status %s queued events %d", a, envid, kind, trackable, status, queued)
+		}
+		got++
+	}
+	if got != n {
+		t.Fatalf("%d recipients stored, want %d", got, n)
 	}
 }

@@ -74,7 +74,9 @@ func (r *Runner) next(ctx context.Context, ln *lane) (int64, bool) {
 		return 0, false
 	}
 	if len(ln.buf) == 0 {
-		ids, err := r.Outbox.dueCopies(ctx, ln.account, r.now(), 64+len(ln.inflight))
+		// Each refill scans and sorts every due recipient of the account:
+		// take enough to make that rare in a bulk send.
+		ids, err := r.Outbox.dueCopies(ctx, ln.account, r.now(), 256+len(ln.inflight))
 		if err != nil {
 			if ctx.Err() == nil {
 				go r.fail(err)
