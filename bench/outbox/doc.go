@@ -6,7 +6,10 @@
 // reused, 5 KB messages) and (b) one bulk message of 5,000 personalized
 // ~5 KB copies, one recipient each, enqueued (one synchronous=FULL
 // transaction) and sent through the outbox's Runner with two connections,
-// every attempt committed before it is sent and every result after. It
+// every attempt committed before it is sent and every result after (the
+// result's commit also claims the next copy on that connection), on a
+// database with the same components as the app (view's search trigger
+// and indexes, reports' index). It
 // prints both rates, the outbox's send-only rate, its rate with a no-op
 // session (the database work alone, the limit) and the ratio (target
 // >= 0.5).

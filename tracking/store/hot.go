@@ -10,8 +10,8 @@ import (
 const (
 	qInsertEvent = `INSERT INTO events(recipient, at, kind, source, command, code, enhanced_code, text, match, detail, report, dedup_key)
 		VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(dedup_key) DO NOTHING`
-	qRecipientCache = `SELECT message, status, opens_total, opens_human, opens_machine, clicks, read, replied, last_event_at
-		FROM recipients WHERE id=?`
+	qRecipientCache = `SELECT r.message, r.status, r.opens_total, r.opens_human, r.opens_machine, r.clicks, r.read, r.replied,
+		r.last_event_at, m.last_event_at FROM recipients r JOIN messages m ON m.id=r.message WHERE r.id=?`
 	qWriteCache = `UPDATE recipients SET status=?, opens_total=?, opens_human=?, opens_machine=?,
 		clicks=?, read=?, replied=?, last_event_at=? WHERE id=?`
 	qWriteCacheKeepStatus = `UPDATE recipients SET opens_total=?, opens_human=?, opens_machine=?,

@@ -101,9 +101,9 @@ func addEvent(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event) 
 func refreshWith(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event, at int64) error {
 	var message, status string
 	var eng tracking.Engagement
-	var last int64
+	var last, msgLast int64
 	err := hot.queryRow(ctx, tx, qRecipientCache, e.Recipient).Scan(&message, &status,
-		&eng.OpensTotal, &eng.OpensHuman, &eng.OpensMachine, &eng.Clicks, &eng.Read, &eng.Replied, &last)
+		&eng.OpensTotal, &eng.OpensHuman, &eng.OpensMachine, &eng.Clicks, &eng.Read, &eng.Replied, &last, &msgLast)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("recipient %d: %w", e.Recipient, ErrNotFound)
 	}
@@ -121,10 +121,15 @@ func refreshWith(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Even
 			eng.OpensTotal, eng.OpensHuman, eng.OpensMachine, eng.Clicks, eng.Read, eng.Replied, at, e.Recipient); err != nil {
 			return err
 		}
-		_, err := hot.exec(ctx, tx, qMessageLast, at, message, at)
+	} else if _, err := hot.exec(ctx, tx, qWriteCache,
+		string(st), eng.OpensTotal, eng.OpensHuman, eng.OpensMachine, eng.Clicks, eng.Read, eng.Replied, at, e.Recipient); err != nil {
 		return err
 	}
-	return writeCache(ctx, tx, hot, e.Recipient, message, st, eng, at)
+	if at <= msgLast {
+		return nil // the message's time is not older: nothing to raise
+	}
+	_, err = hot.exec(ctx, tx, qMessageLast, at, message, at)
+	return err
 }
 
 // Refresh recomputes the cached status and engagement of one recipient from
