@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,12 +90,13 @@ func (a *App) RunOnce(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// Run runs every background worker until ctx ends: the outbox runner, one
-// report syncer per account with IMAP, and the open-tracking sync. A worker
+// Run runs every background worker until ctx ends: the outbox runner,
+// one report syncer per account with IMAP (started and stopped as accounts
+// come and go), the open-tracking sync and the Sent-copy appender. A worker
 // that fails is restarted after a pause; the others go on.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	keep := func(name string, f func(context.Context) error) {
+	keep := func(ctx context.Context, name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -111,32 +113,56 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	keep("outbox", a.runner().Run)
-	accts, err := a.Accounts.List(ctx)
-	if err != nil {
-		return err
+	every := func(d time.Duration, f func(context.Context)) func(context.Context) error {
+		return func(ctx context.Context) error {
+			for {
+				f(ctx)
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(d):
+				}
+			}
+		}
 	}
+	keep(ctx, "outbox", a.runner().Run)
+	keep(ctx, "opens", a.runOpens)
+	keep(ctx, "sent-copies", every(time.Minute, func(ctx context.Context) {
+		if err := a.AppendSent(ctx); err != nil {
+			a.Log.Warn("sent copies", "err", err)
+		}
+	}))
+	// Report syncers follow the account list: one per account with IMAP,
+	// restarted when its servers change, stopped when it is removed.
 	sy := a.syncer()
-	for _, acct := range accts {
-		if acct.IMAP.Host == "" {
-			continue
+	running := map[string]context.CancelFunc{}
+	keep(ctx, "accounts", every(15*time.Second, func(ctx context.Context) {
+		accts, err := a.Accounts.List(ctx)
+		if err != nil {
+			a.Log.Warn("list accounts", "err", err)
+			return
 		}
-		name := acct.Name
-		keep("reports:"+name, func(ctx context.Context) error { return sy.Run(ctx, name) })
-	}
-	keep("opens", a.runOpens)
-	keep("sent-copies", func(ctx context.Context) error {
-		for {
-			if err := a.AppendSent(ctx); err != nil {
-				a.Log.Warn("sent copies", "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Minute):
+		want := map[string]bool{}
+		for _, acct := range accts {
+			if acct.IMAP.Host != "" {
+				want[acct.Name+"\x00"+acct.IMAP.Addr()+"\x00"+acct.SMTP.Username] = true
 			}
 		}
-	})
+		for key, stop := range running {
+			if !want[key] {
+				stop()
+				delete(running, key)
+			}
+		}
+		for key := range want {
+			if running[key] == nil {
+				name, _, _ := strings.Cut(key, "\x00")
+				sctx, stop := context.WithCancel(ctx)
+				running[key] = stop
+				keep(sctx, "reports:"+name, func(ctx context.Context) error { return sy.Run(ctx, name) })
+			}
+		}
+	}))
 	wg.Wait()
 	return ctx.Err()
 }
