@@ -84,7 +84,7 @@ func (a *accountsScreen) reload() {
 
 func (a *accountsScreen) show(list []Account) {
 	a.accounts = list
-	add := widget.NewButtonWithIcon("Add account", theme.ContentAddIcon(), func() { a.openDialog("") })
+	add := widget.NewButtonWithIcon("Add account", theme.ContentAddIcon(), func() { a.openDialog(nil) })
 	add.Importance = widget.HighImportance
 	if len(list) == 0 {
 		a.root.Objects = []fyne.CanvasObject{emptyState(theme.AccountIcon(), "Add an account to start",
@@ -123,7 +123,7 @@ func (a *accountsScreen) card(acc Account) fyne.CanvasObject {
 	info := widget.NewLabel(strings.Join(lines, "\n"))
 	info.Wrapping = fyne.TextWrapWord
 	name := acc.Name
-	edit := widget.NewButtonWithIcon("Edit", theme.DocumentCreateIcon(), func() { a.openDialog(name) })
+	edit := widget.NewButtonWithIcon("Edit", theme.DocumentCreateIcon(), func() { a.openDialog(&acc) })
 	remove := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { a.remove(name) })
 	title := name
 	if acc.Paused {
@@ -162,16 +162,44 @@ func (a *accountsScreen) remove(name string) {
 		}, a.e.win)
 }
 
-// openDialog opens the add (name == "") or edit dialog.
-func (a *accountsScreen) openDialog(name string) {
-	var acc *Account
-	for i := range a.accounts {
-		if a.accounts[i].Name == name {
-			acc = &a.accounts[i]
-		}
+// openDialog opens the add (acc == nil) or edit dialog.
+func (a *accountsScreen) openDialog(acc *Account) {
+	if a.dlg != nil && a.dlg.d != nil {
+		a.dlg.d.Hide()
 	}
 	a.dlg = newAccountDialog(a, acc)
 	a.dlg.show()
+}
+
+// openByName reads the account called name from the service and opens
+// its edit dialog. The screen's own list may still be on its way (the
+// app opens the dialog at start), so it is not what decides.
+func (a *accountsScreen) openByName(name string) {
+	if a.e.svc.Accounts == nil {
+		a.openDialog(nil)
+		return
+	}
+	a.e.run(func() func() {
+		ctx, cancel := a.e.callCtx()
+		defer cancel()
+		list, err := a.e.svc.Accounts.List(ctx)
+		return func() {
+			if a.m.current != ScreenAccounts {
+				return // the user went elsewhere meanwhile
+			}
+			if err != nil {
+				a.e.showError("Open account "+name, err)
+				return
+			}
+			for i := range list {
+				if list[i].Name == name {
+					a.openDialog(&list[i])
+					return
+				}
+			}
+			a.e.showError("Open account", fmt.Errorf("there is no account called %q", name))
+		}
+	})
 }
 
 // accountDialog is the add/edit form with presets, autoconfig and a
@@ -559,13 +587,15 @@ func (d *accountDialog) show() {
 	security.Wrapping = fyne.TextWrapWord
 	content := container.NewBorder(nil,
 		container.NewVBox(d.err, d.smtpRes, d.imapRes, container.NewHBox(d.testBtn, layout.NewSpacer(), cancel, d.saveBtn)),
-		nil, nil, container.NewVScroll(container.NewVBox(form, d.note, security)))
+		nil, nil, container.NewVScroll(
+			// Room on the right for the scroll bar, which overlays content.
+			container.New(layout.NewCustomPaddedLayout(0, 0, 0, 3*theme.Padding()), container.NewVBox(form, d.note, security))))
 	title := "Add account"
 	if d.editing != "" {
 		title = "Edit account " + d.editing
 	}
 	d.content = content
 	d.d = dialog.NewCustomWithoutButtons(title, content, d.a.e.win)
-	d.d.Resize(fyne.NewSize(720, 700))
+	d.d.Resize(dialogSize(d.a.e.win, fyne.NewSize(720, 700)))
 	d.d.Show()
 }

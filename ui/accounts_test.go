@@ -113,3 +113,85 @@ func TestPresetsAreSecure(t *testing.T) {
 		}
 	}
 }
+
+// queueRunner holds service results until drain, like a slow service:
+// what the UI shows before the results arrive is what a person sees at
+// start-up.
+type queueRunner struct{ pending []func() }
+
+func (q *queueRunner) run(work func() func()) {
+	q.pending = append(q.pending, func() {
+		if apply := work(); apply != nil {
+			apply()
+		}
+	})
+}
+
+func (q *queueRunner) drain() {
+	for len(q.pending) > 0 {
+		f := q.pending[0]
+		q.pending = q.pending[1:]
+		f()
+	}
+}
+
+// ShowAccountDialog("work") opens the edit dialog of "work", filled in,
+// even though the Accounts screen's list has not arrived when it is called
+// (MAILROOM_OPEN=account:work at start-up).
+func TestShowAccountDialogEditsBeforeTheListArrives(t *testing.T) {
+	f := newFakes()
+	f.accounts.accounts[0].IMAPHost, f.accounts.accounts[0].IMAPPort = "imap.example.com", 993
+	f.accounts.accounts[0].IMAPSecurity = mail.ImplicitTLS
+	f.accounts.accounts[0].PasswordSource = PasswordCommand
+	q := &queueRunner{}
+	m := newMainWindow(test.NewTempApp(t), f.services(), options{sync: true, run: q.run})
+	m.Show()
+	m.ShowAccountDialog("work")
+	if len(m.accounts.accounts) != 0 {
+		t.Fatal("the list arrived early: the test no longer tests the start-up order")
+	}
+	q.drain()
+	d := m.accounts.dlg
+	if d == nil {
+		t.Fatal("no dialog")
+	}
+	if d.editing != "work" {
+		t.Fatalf("opened the add dialog (editing %q), want the edit dialog of work", d.editing)
+	}
+	for _, c := range []struct{ got, want string }{
+		{d.name.Text, "work"}, {d.display.Text, "Alice"}, {d.email.Text, "alice@example.com"},
+		{d.username.Text, "alice@example.com"}, {d.smtpHost.Text, "smtp.example.com"}, {d.smtpPort.Text, "465"},
+		{d.imapHost.Text, "imap.example.com"}, {d.imapPort.Text, "993"}, {d.pwSource.Selected, pwCommand},
+	} {
+		if c.got != c.want {
+			t.Errorf("field shows %q, want %q", c.got, c.want)
+		}
+	}
+	// Saving updates the account rather than adding a second one.
+	d.save()
+	q.drain()
+	if len(f.accounts.added) != 0 || len(f.accounts.accounts) != 1 {
+		t.Errorf("added %d, have %d accounts", len(f.accounts.added), len(f.accounts.accounts))
+	}
+
+	// An unknown name opens no dialog (an error says why).
+	m.ShowAccountDialog("nope")
+	q.drain()
+	if m.accounts.dlg != nil {
+		t.Errorf("a dialog opened for an unknown account (editing %q)", m.accounts.dlg.editing)
+	}
+}
+
+func TestAccountCardEditOpensFilledDialog(t *testing.T) {
+	f := newFakes()
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenAccounts)
+	b := findButton(content(m), "Edit")
+	if b == nil {
+		t.Fatal("no Edit button")
+	}
+	test.Tap(b)
+	if d := m.accounts.dlg; d == nil || d.editing != "work" || d.smtpHost.Text != "smtp.example.com" {
+		t.Fatalf("edit dialog not filled: %+v", d)
+	}
+}

@@ -583,8 +583,9 @@ func (c *composeScreen) refreshAttachments() {
 			c.refreshAttachments()
 			c.changed()
 		})
-		c.attachBox.Add(container.NewHBox(widget.NewIcon(theme.FileIcon()),
-			widget.NewLabel(fmt.Sprintf("%s — %s", a.Name, fmtSize(a.Size))), rm))
+		name := widget.NewLabel(fmt.Sprintf("%s — %s", a.Name, fmtSize(a.Size)))
+		name.Truncation = fyne.TextTruncateEllipsis // a long file name must not widen the window
+		c.attachBox.Add(container.NewBorder(nil, nil, widget.NewIcon(theme.FileIcon()), rm, name))
 	}
 	if len(c.attachments) == 0 {
 		c.attachBox.Add(widget.NewLabel("none"))

@@ -89,7 +89,7 @@ func newDetailScreen(e *env, m *MainWindow) *detailScreen {
 	bar := container.NewBorder(nil, nil, back,
 		container.NewHBox(d.retry, d.cancel, widget.NewLabel("Export:"), exportCSV, exportJSON), d.title)
 	d.split = container.NewHSplit(container.NewBorder(widget.NewLabel("Recipients"), nil, nil, nil, d.recList), d.pane)
-	d.split.SetOffset(0.3)
+	d.split.SetOffset(0.32)
 	d.root = container.NewBorder(container.NewVBox(bar, d.meta, d.status), nil, nil, nil, d.split)
 	return d
 }
@@ -209,7 +209,9 @@ func (d *detailScreen) showRecipient(i int) {
 	d.selected = i
 	r := d.cur.Recipients[i]
 
-	head := container.NewHBox(statusBadge(r.Status, 1),
+	// Flows, not boxes: on a narrow window the chips and buttons take a
+	// second row instead of widening the pane past the window.
+	head := newFlow(statusBadge(r.Status, 1),
 		widget.NewLabelWithStyle(r.Address, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
 	if eng := engagementText(r.Engagement); eng != "" {
 		b := newBadge()
@@ -220,7 +222,7 @@ func (d *detailScreen) showRecipient(i int) {
 	explain.Wrapping = fyne.TextWrapWord
 	explain.Selectable = true
 
-	actions := container.NewHBox()
+	actions := newFlow()
 	resend := widget.NewButtonWithIcon("Resend to this recipient", theme.MailForwardIcon(), func() { d.resend(r.Address) })
 	if d.e.svc.Tracking == nil {
 		resend.Disable()

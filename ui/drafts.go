@@ -123,6 +123,7 @@ type draftRow struct {
 func newDraftRow(d *draftsScreen) *draftRow {
 	r := &draftRow{d: d, title: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 		to: widget.NewLabel(""), when: widget.NewLabel("")}
+	r.title.Truncation = fyne.TextTruncateEllipsis
 	r.to.Truncation = fyne.TextTruncateEllipsis
 	r.del = widget.NewButtonWithIcon("", theme.DeleteIcon(), func() { d.remove(r.current) })
 	r.ExtendBaseWidget(r)

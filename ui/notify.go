@@ -36,7 +36,11 @@ func NewNotifier(a fyne.App, gap time.Duration) *Notifier {
 	if gap <= 0 {
 		gap = 10 * time.Second
 	}
-	return &Notifier{send: a.SendNotification, gap: gap, now: time.Now}
+	// Notify is called from the app's goroutines and Flush from a timer:
+	// the notification itself goes out on the UI goroutine, like every
+	// other Fyne call (the app runs with fyneDo migrated).
+	send := func(n *fyne.Notification) { fyne.Do(func() { a.SendNotification(n) }) }
+	return &Notifier{send: send, gap: gap, now: time.Now}
 }
 
 // Notify shows title/body now, or later merged with others if a

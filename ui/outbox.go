@@ -9,7 +9,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -22,19 +21,43 @@ const outboxInline = 5
 
 // outboxScreen shows every unfinished message with per-recipient state,
 // and lets the user retry, cancel, pause or resume. It follows the
-// service's Changes live.
+// service's Changes live. Messages are a virtualized list (a bulk send
+// leaves hundreds waiting); the selected one's card, with its recipients
+// and the servers' replies, is beside it.
 type outboxScreen struct {
-	e    *env
-	m    *MainWindow
-	root *fyne.Container
-	msgs []OutboxMessage
-	// shown is true while the screen is visible; hidden screens skip
-	// rebuilding their cards on every change.
-	shown bool
+	e     *env
+	m     *MainWindow
+	root  *fyne.Container
+	msgs  []OutboxMessage
+	list  *widget.List
+	pane  *fyne.Container
+	title *widget.Label
+	bar   *fyne.Container
+	body  fyne.CanvasObject
+	empty fyne.CanvasObject
+	// selected is the id of the message whose card is shown.
+	selected string
+	scroll   *container.Scroll
 }
 
 func newOutboxScreen(e *env, m *MainWindow) *outboxScreen {
-	o := &outboxScreen{e: e, m: m, root: container.NewStack()}
+	o := &outboxScreen{e: e, m: m, root: container.NewStack(), pane: container.NewStack()}
+	o.list = widget.NewList(
+		func() int { return len(o.msgs) },
+		func() fyne.CanvasObject { return newOutboxRow(o) },
+		func(id widget.ListItemID, obj fyne.CanvasObject) {
+			if id < len(o.msgs) {
+				obj.(*outboxRow).set(o.msgs[id])
+			}
+		})
+	o.list.OnSelected = func(id widget.ListItemID) { o.showMessage(id) }
+	o.title = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	o.bar = newFlow()
+	split := container.NewHSplit(o.list, o.pane)
+	split.SetOffset(0.38)
+	o.body = container.NewBorder(container.NewBorder(nil, nil, o.title, nil, o.bar), nil, nil, nil, split)
+	o.empty = emptyState(theme.UploadIcon(), "Nothing in the outbox",
+		"Messages waiting to be sent or retried appear here.", nil)
 	if e.svc.Outbox != nil {
 		e.watch(e.svc.Outbox.Changes, func() {
 			if m.current == ScreenOutbox {
@@ -75,24 +98,31 @@ func (o *outboxScreen) setMessages(list []OutboxMessage) {
 		o.m.tray.setOutboxCount(len(list))
 	}
 	if len(list) == 0 {
-		o.root.Objects = []fyne.CanvasObject{emptyState(theme.UploadIcon(), "Nothing in the outbox",
-			"Messages waiting to be sent or retried appear here.", nil)}
+		o.selected = ""
+		o.root.Objects = []fyne.CanvasObject{o.empty}
 		o.root.Refresh()
 		return
 	}
-	cards := container.NewVBox()
-	for _, msg := range list {
-		cards.Add(o.card(msg))
+	o.title.SetText(fmt.Sprintf("Outbox — %s waiting", plural(len(list), "message", "messages")))
+	o.setAccountBar(list)
+	if len(o.root.Objects) != 1 || o.root.Objects[0] != o.body {
+		o.root.Objects = []fyne.CanvasObject{o.body}
+		o.root.Refresh()
 	}
-	title := widget.NewLabelWithStyle(fmt.Sprintf("Outbox — %s waiting", plural(len(list), "message", "messages")),
-		fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	o.root.Objects = []fyne.CanvasObject{container.NewBorder(
-		container.NewVBox(title, o.accountBar(list)), nil, nil, nil, container.NewVScroll(cards))}
-	o.root.Refresh()
+	o.list.Refresh()
+	// Keep the message the user was reading; the first one otherwise.
+	idx := 0
+	for i, msg := range list {
+		if msg.ID == o.selected {
+			idx = i
+		}
+	}
+	o.list.Select(idx)
+	o.showMessage(idx) // Select does not call back when already selected
 }
 
-// accountBar offers pause/resume per account that has mail waiting.
-func (o *outboxScreen) accountBar(list []OutboxMessage) fyne.CanvasObject {
+// setAccountBar offers pause/resume per account that has mail waiting.
+func (o *outboxScreen) setAccountBar(list []OutboxMessage) {
 	paused := map[string]bool{}
 	for _, m := range list {
 		paused[m.Account] = paused[m.Account] || m.AccountPaused
@@ -102,11 +132,29 @@ func (o *outboxScreen) accountBar(list []OutboxMessage) fyne.CanvasObject {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	bar := container.NewHBox()
+	o.bar.RemoveAll()
 	for _, n := range names {
-		bar.Add(o.pauseButton(n, paused[n]))
+		o.bar.Add(o.pauseButton(n, paused[n]))
 	}
-	return bar
+	o.bar.Refresh()
+}
+
+// showMessage puts message i's card beside the list. The same message
+// shown again (a live refresh) keeps its scroll position.
+func (o *outboxScreen) showMessage(i int) {
+	if i < 0 || i >= len(o.msgs) {
+		return
+	}
+	msg := o.msgs[i]
+	var offset fyne.Position
+	if msg.ID == o.selected && o.scroll != nil {
+		offset = o.scroll.Offset
+	}
+	o.selected = msg.ID
+	o.scroll = container.NewVScroll(o.card(msg))
+	o.scroll.Offset = offset
+	o.pane.Objects = []fyne.CanvasObject{o.scroll}
+	o.pane.Refresh()
 }
 
 func (o *outboxScreen) pauseButton(account string, paused bool) *widget.Button {
@@ -148,8 +196,9 @@ func (o *outboxScreen) card(msg OutboxMessage) fyne.CanvasObject {
 		subject = "(no subject)"
 	}
 	head := widget.NewLabelWithStyle(oneLine(subject), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	head.Truncation = fyne.TextTruncateEllipsis
+	head.Wrapping = fyne.TextWrapWord
 	meta := widget.NewLabel(fmt.Sprintf("from %s · queued %s", msg.Account, fmtTime(msg.Created, now)))
+	meta.Truncation = fyne.TextTruncateEllipsis
 
 	progress := widget.NewProgressBar()
 	if msg.Total > 0 {
@@ -194,10 +243,81 @@ func (o *outboxScreen) card(msg OutboxMessage) fyne.CanvasObject {
 			}, o.e.win)
 	})
 	details := widget.NewButtonWithIcon("Details", theme.InfoIcon(), func() { o.m.OpenMessage(id) })
-	actions := container.NewHBox(retry, cancelBtn, o.pauseButton(msg.Account, msg.AccountPaused), layout.NewSpacer(), details)
+	actions := newFlow(retry, cancelBtn, o.pauseButton(msg.Account, msg.AccountPaused), details)
 
-	return widget.NewCard("", "", container.NewVBox(
-		container.NewBorder(nil, nil, nil, meta, head), progress, next, recips, actions))
+	return container.NewPadded(container.NewVBox(head, meta, progress, next, actions, widget.NewSeparator(), recips))
+}
+
+// outboxRow is one message of the outbox list: its most pressing
+// recipient status, the subject, progress and when it moves next.
+type outboxRow struct {
+	widget.BaseWidget
+	o       *outboxScreen
+	b       *badge
+	subject *widget.Label
+	meta    *widget.Label
+	outer   fyne.CanvasObject
+}
+
+func newOutboxRow(o *outboxScreen) *outboxRow {
+	r := &outboxRow{o: o, b: newBadge(),
+		subject: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		meta:    widget.NewLabel("")}
+	r.subject.Truncation = fyne.TextTruncateEllipsis
+	r.meta.Truncation = fyne.TextTruncateEllipsis
+	r.outer = container.NewBorder(nil, nil, container.NewCenter(r.b.box), nil, container.NewVBox(r.subject, r.meta))
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+func (r *outboxRow) set(msg OutboxMessage) {
+	s := oneLine(msg.Subject)
+	if s == "" {
+		s = "(no subject)"
+	}
+	setText(r.subject, s)
+	now := r.o.e.now()
+	when := "next attempt soon"
+	switch {
+	case msg.AccountPaused:
+		when = "paused"
+	case !msg.At.IsZero() && msg.At.After(now):
+		when = "scheduled " + fmtTime(msg.At, now)
+	case msg.NextAttempt.After(now):
+		when = "next attempt " + fmtTime(msg.NextAttempt, now)
+	}
+	setText(r.meta, fmt.Sprintf("%d/%d accepted · %s · %s", msg.Accepted, msg.Total, msg.Account, when))
+	st, n := pressingStatus(msg.Recipients)
+	r.b.setStatus(st, n)
+}
+
+func (r *outboxRow) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(r.outer)
+}
+
+// pressingStatus is the status a message waits on, with how many
+// recipients have it: an uncertain send or a deferral says more than a
+// queue position.
+func pressingStatus(rs []OutboxRecipient) (tracking.Status, int) {
+	for _, s := range []tracking.Status{tracking.Uncertain, tracking.Deferred, tracking.Sending, tracking.Queued} {
+		if n := countOutbox(rs, s); n > 0 {
+			return s, n
+		}
+	}
+	if len(rs) > 0 {
+		return rs[0].Status, 1
+	}
+	return tracking.Queued, 0
+}
+
+func countOutbox(rs []OutboxRecipient, s tracking.Status) int {
+	n := 0
+	for _, r := range rs {
+		if r.Status == s {
+			n++
+		}
+	}
+	return n
 }
 
 // whenText says when the message moves next, in words.
@@ -224,7 +344,7 @@ func (o *outboxScreen) recipientRow(r OutboxRecipient, now time.Time) fyne.Canva
 	if !r.NextAttempt.IsZero() && r.NextAttempt.After(now) {
 		info = append(info, "next "+fmtTime(r.NextAttempt, now))
 	}
-	line := container.NewHBox(statusBadge(r.Status, 1), addr, widget.NewLabel(strings.Join(info, " · ")))
+	line := newFlow(statusBadge(r.Status, 1), addr, widget.NewLabel(strings.Join(info, " · ")))
 	if r.LastReply == nil {
 		return line
 	}
@@ -252,11 +372,13 @@ func (o *outboxScreen) showAll(msg OutboxMessage) {
 			obj.(*recipientLine).set(r.Status, r.Address, extra)
 		})
 	d := dialog.NewCustom(fmt.Sprintf("%s — %d recipients", oneLine(msg.Subject), len(msg.Recipients)), "Close", list, o.e.win)
-	d.Resize(fyne.NewSize(760, 520))
+	d.Resize(dialogSize(o.e.win, fyne.NewSize(760, 520)))
 	d.Show()
 }
 
-// recipientLine is a badge, an address and a note, reused by lists.
+// recipientLine is a badge, an address and a note, reused by lists. The
+// address keeps its full width while there is room, then both shorten
+// with "…": a long address never widens the list.
 type recipientLine struct {
 	widget.BaseWidget
 	b     *badge
@@ -267,8 +389,10 @@ type recipientLine struct {
 
 func newRecipientLine() *recipientLine {
 	r := &recipientLine{b: newBadge(), addr: widget.NewLabel(""), extra: widget.NewLabel("")}
+	r.addr.Truncation = fyne.TextTruncateEllipsis
 	r.extra.Truncation = fyne.TextTruncateEllipsis
-	r.outer = container.NewBorder(nil, nil, container.NewHBox(r.b.box, r.addr), nil, r.extra)
+	line := &truncLine{lead: []fyne.CanvasObject{r.b.box}, main: r.addr, rest: r.extra, minMain: 60}
+	r.outer = container.New(line, line.objects()...)
 	r.ExtendBaseWidget(r)
 	return r
 }

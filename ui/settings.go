@@ -153,7 +153,9 @@ func (f *settingField) enable(on bool) {
 }
 
 func newSettingsScreen(e *env, m *MainWindow) *settingsScreen {
-	return &settingsScreen{e: e, m: m, root: container.NewStack(), status: widget.NewLabel("")}
+	status := widget.NewLabel("")
+	status.Wrapping = fyne.TextWrapWord
+	return &settingsScreen{e: e, m: m, root: container.NewStack(), status: status}
 }
 
 func (s *settingsScreen) view() fyne.CanvasObject { return s.root }
@@ -274,7 +276,7 @@ func (s *settingsScreen) build(keys []SettingKey) {
 	save.Importance = widget.HighImportance
 	revert := widget.NewButtonWithIcon("Revert", theme.ContentUndoIcon(), s.load)
 	s.root.Objects = []fyne.CanvasObject{container.NewBorder(nil,
-		container.NewHBox(save, revert, s.status), nil, nil, container.NewVScroll(page))}
+		container.NewBorder(nil, nil, container.NewHBox(save, revert), nil, s.status), nil, nil, container.NewVScroll(page))}
 	s.root.Refresh()
 }
 

@@ -76,6 +76,9 @@ type options struct {
 	sync     bool             // run service calls synchronously (tests)
 	now      func() time.Time // clock for "today" formatting
 	debounce time.Duration    // draft/search debounce; 0 in tests
+	// run replaces the runner of service calls (tests that let results
+	// arrive late, or on other goroutines).
+	run func(work func() (apply func()))
 }
 
 func newMainWindow(a fyne.App, s Services, o options) *MainWindow {
@@ -87,6 +90,9 @@ func newMainWindow(a fyne.App, s Services, o options) *MainWindow {
 		e.run = syncRunner
 		e.debounce = 0
 		e.live = false
+	}
+	if o.run != nil {
+		e.run = o.run
 	}
 	if o.now != nil {
 		e.now = o.now
@@ -123,7 +129,9 @@ func newMainWindow(a fyne.App, s Services, o options) *MainWindow {
 	m.nav.OnSelected = func(id widget.ListItemID) { m.show(m.items[id].name) }
 
 	m.content = container.NewStack()
-	split := container.NewHSplit(m.nav, m.content)
+	// The list's own minimum is an icon wide; keep every title readable
+	// whatever the screen beside it asks for.
+	split := container.NewHSplit(withMinWidth(m.navWidth(), m.nav), m.content)
 	split.SetOffset(0.17)
 	w.SetContent(split)
 	w.Resize(fyne.NewSize(1100, 720))
@@ -202,10 +210,28 @@ func (m *MainWindow) ShowSent(q Query) {
 	m.ShowScreen(ScreenSent)
 }
 
+// navWidth is the width the navigation needs for its longest title.
+func (m *MainWindow) navWidth() float32 {
+	w := float32(0)
+	for _, it := range m.items {
+		il := newIconLabel()
+		il.set(it.icon, it.title)
+		w = fyne.Max(w, il.MinSize().Width)
+	}
+	return w + 4*theme.Padding()
+}
+
 // ShowAccountDialog opens the add (name "") or edit dialog of an account.
+// The account is read from the service first (off the UI goroutine), so
+// the edit dialog opens filled in even before the Accounts screen has
+// loaded its list.
 func (m *MainWindow) ShowAccountDialog(name string) {
 	m.ShowScreen(ScreenAccounts)
-	m.accounts.openDialog(name)
+	if name == "" {
+		m.accounts.openDialog(nil)
+		return
+	}
+	m.accounts.openByName(name)
 }
 
 // OpenDraft loads a saved draft into Compose.

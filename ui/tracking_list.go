@@ -8,7 +8,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -102,7 +101,7 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 	}
 	t.sortSel = widget.NewSelect([]string{sortNewest, sortOldest}, func(string) { t.filtersChanged() })
 	t.sortSel.SetSelected(sortNewest)
-	t.counts = container.NewHBox()
+	t.counts = newFlow()
 	t.info = widget.NewLabel("")
 
 	t.list = widget.NewList(
@@ -123,13 +122,15 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 	}
 
 	exportBtn := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), func() { t.askExport(t.query()) })
-	clear := widget.NewButtonWithIcon("Clear filters", theme.ContentClearIcon(), func() { t.setQuery(Query{}) })
-	dateSize := fyne.NewSize(150, t.fromDate.MinSize().Height)
-	dates := container.NewHBox(container.NewGridWrap(dateSize, t.fromDate), container.NewGridWrap(dateSize, t.toDate))
+	clear := widget.NewButtonWithIcon("Clear", theme.ContentClearIcon(), func() { t.setQuery(Query{}) })
+	dateSize := fyne.NewSize(140, t.fromDate.MinSize().Height)
+	// The filters flow: one row on a wide window, more on a narrow one,
+	// never wider than the window.
 	filters := container.NewVBox(
 		container.NewBorder(nil, nil, nil, container.NewHBox(t.sortSel, exportBtn), t.search),
-		container.NewHBox(t.statusSel, t.accSel, dates, t.bounces, t.opened, clear),
-		container.NewHBox(widget.NewLabel("Recipients:"), t.counts, layout.NewSpacer(), t.info),
+		newFlow(t.statusSel, t.accSel, container.NewGridWrap(dateSize, t.fromDate), container.NewGridWrap(dateSize, t.toDate),
+			t.bounces, t.opened, clear),
+		container.NewBorder(nil, nil, nil, t.info, t.counts),
 	)
 	t.body = container.NewStack(t.list)
 	t.root = container.NewBorder(filters, nil, nil, nil, t.body)
@@ -369,25 +370,26 @@ func isZeroQuery(q Query) bool {
 		!q.HasBounces && !q.Opened && q.Search == ""
 }
 
-// showCounts draws one tappable badge per status present.
+// showCounts draws one tappable chip per status present, at body text
+// size so the numbers read easily; they wrap on a narrow window.
 func (t *trackingScreen) showCounts(counts map[tracking.Status]int) {
 	t.counts.RemoveAll()
+	t.counts.Add(widget.NewLabel("Recipients:"))
+	n := 0
 	for _, s := range tracking.AllStatuses {
-		n := counts[s]
-		if n == 0 {
+		c := counts[s]
+		if c == 0 {
 			continue
 		}
+		n++
 		s := s
-		b := newBadge()
-		b.setStatus(s, 0)
-		b.label.SetText(fmt.Sprintf("%s %d", s, n))
-		t.counts.Add(newTappableBox(b.box, func() {
+		t.counts.Add(newCountChip(s, c, func() {
 			q := t.q
 			q.Statuses = []tracking.Status{s}
 			t.setQuery(q)
 		}))
 	}
-	if len(t.counts.Objects) == 0 {
+	if n == 0 {
 		t.counts.Add(widget.NewLabel("none"))
 	}
 	t.root.Refresh()
@@ -471,8 +473,10 @@ func (t *trackingScreen) export(format string, q Query) {
 
 // ---- rows ----
 
-// messageRowView is one line of the list: subject, time, recipients and
-// a badge per status present (colour, icon and word).
+// messageRowView is one line of the list: subject and time, then the
+// recipients and a chip per status present (colour, icon and word). The
+// recipients shorten with "…" and the chips that do not fit become "+N",
+// so a row never runs past the window; the time always shows.
 type messageRowView struct {
 	widget.BaseWidget
 	t       *trackingScreen
@@ -481,41 +485,41 @@ type messageRowView struct {
 	who     *widget.Label
 	badges  []*badge
 	eng     *badge
-	box     *fyne.Container
+	more    *badge
+	line    *truncLine
 	outer   *fyne.Container
 }
 
 func newMessageRowView(t *trackingScreen) *messageRowView {
 	r := &messageRowView{t: t,
 		subject: widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		when:    widget.NewLabel(""), who: widget.NewLabel(""), eng: newBadge()}
+		when:    widget.NewLabel(""), who: widget.NewLabel(""), eng: newBadge(), more: newBadge()}
 	r.subject.Truncation = fyne.TextTruncateEllipsis
 	r.who.Truncation = fyne.TextTruncateEllipsis
-	r.box = container.NewHBox()
+	var chips []fyne.CanvasObject
 	for range tracking.AllStatuses {
 		b := newBadge()
 		b.box.Hide()
 		r.badges = append(r.badges, b)
-		r.box.Add(b.box)
+		chips = append(chips, b.box)
 	}
 	r.eng.box.Hide()
-	r.box.Add(r.eng.box)
+	chips = append(chips, r.eng.box)
+	r.more.icon.SetResource(theme.MoreHorizontalIcon())
+	r.more.box.Hide()
+	r.line = &truncLine{main: r.who, trail: chips, overflow: r.more, minMain: 180}
 	top := container.NewBorder(nil, nil, nil, r.when, r.subject)
-	bottom := container.NewBorder(nil, nil, nil, r.box, r.who)
-	r.outer = container.NewVBox(top, bottom)
+	r.outer = container.NewVBox(top, container.New(r.line, r.line.objects()...))
 	r.ExtendBaseWidget(r)
 	return r
 }
 
 func (r *messageRowView) set(row MessageRow, loaded bool) {
+	r.line.want = r.line.want[:0]
 	if !loaded {
 		setText(r.subject, "Loading…")
 		setText(r.who, "")
 		setText(r.when, "")
-		for _, b := range r.badges {
-			b.box.Hide()
-		}
-		r.eng.box.Hide()
 		r.outer.Refresh()
 		return
 	}
@@ -536,10 +540,8 @@ func (r *messageRowView) set(row MessageRow, loaded bool) {
 			continue
 		}
 		r.badges[i].setStatus(st, n)
+		r.line.want = append(r.line.want, r.badges[i].box)
 		i++
-	}
-	for ; i < len(r.badges); i++ {
-		r.badges[i].box.Hide()
 	}
 	var eng tracking.Engagement
 	for _, rc := range row.Recipients {
@@ -549,10 +551,9 @@ func (r *messageRowView) set(row MessageRow, loaded bool) {
 	}
 	if txt := rowEngagement(eng); txt != "" {
 		r.eng.setPlain(engagementColor, theme.VisibilityIcon(), txt)
-	} else {
-		r.eng.box.Hide()
+		r.line.want = append(r.line.want, r.eng.box)
 	}
-	r.outer.Refresh() // badges came and went: lay the row out again
+	r.outer.Refresh() // chips came and went: lay the row out again
 }
 
 func countIn(rs []RecipientStatus, s tracking.Status) int {

@@ -195,3 +195,29 @@ func TestPageCacheEvictsFarPages(t *testing.T) {
 		t.Error("stale load stored as fresh")
 	}
 }
+
+// A count chip filters the list by its status, keeping the other filters.
+func TestTrackingCountChipFilters(t *testing.T) {
+	f := newFakes()
+	seedList(f, 14)
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenSent)
+	m.sent.opened.SetChecked(true)
+	var chip *countChip
+	walk(m.sent.counts, func(o fyne.CanvasObject) {
+		if c, ok := o.(*countChip); ok && c.status == tracking.Bounced {
+			chip = c
+		}
+	})
+	if chip == nil {
+		t.Fatal("no bounced chip")
+	}
+	test.Tap(chip)
+	q := f.tracking.lastQuery()
+	if !reflect.DeepEqual(q.Statuses, []tracking.Status{tracking.Bounced}) || !q.Opened {
+		t.Errorf("query %+v", q)
+	}
+	if m.sent.statusSel.Selected != string(tracking.Bounced) {
+		t.Errorf("status select shows %q", m.sent.statusSel.Selected)
+	}
+}

@@ -29,30 +29,6 @@ func (il *iconLabel) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(container.NewHBox(il.icon, il.label))
 }
 
-// tappableBox makes any content tappable (rows of ad-hoc lists, funnel
-// bars use their own widget).
-type tappableBox struct {
-	widget.BaseWidget
-	content fyne.CanvasObject
-	onTap   func()
-}
-
-func newTappableBox(content fyne.CanvasObject, onTap func()) *tappableBox {
-	t := &tappableBox{content: content, onTap: onTap}
-	t.ExtendBaseWidget(t)
-	return t
-}
-
-func (t *tappableBox) Tapped(*fyne.PointEvent) {
-	if t.onTap != nil {
-		t.onTap()
-	}
-}
-
-func (t *tappableBox) CreateRenderer() fyne.WidgetRenderer {
-	return widget.NewSimpleRenderer(t.content)
-}
-
 // section is a titled group of widgets.
 func section(title string, objs ...fyne.CanvasObject) fyne.CanvasObject {
 	return widget.NewCard(title, "", container.NewVBox(objs...))
