@@ -114,8 +114,9 @@ func Run(ctx context.Context, db *sqlitedb.DB, opt Options) (msgs, rcpts, events
 			insR, _ := tx.PrepareContext(ctx, `INSERT INTO recipients(message, copy, address, status, attempts, opens_total, opens_human, opens_machine, clicks, read, replied, last_event_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`)
 			insE, _ := tx.PrepareContext(ctx, `INSERT INTO events(recipient, at, kind, source, command, code, enhanced_code, text, detail) VALUES(?,?,?,?,?,?,?,?,?)`)
 			for i := start; i < min(start+batch, opt.Messages); i++ {
-				// Spread over the last 365 days, newest first in id order.
-				created := opt.Now.Add(-time.Duration(i) * (365 * 24 * time.Hour) / time.Duration(max(opt.Messages, 1)))
+				// Spread over the last 365 days, newest first in id order
+				// (the step first: i * 365 days in nanoseconds overflows).
+				created := opt.Now.Add(-time.Duration(i) * (365 * 24 * time.Hour / time.Duration(max(opt.Messages, 1))))
 				id := fmt.Sprintf("%016x", uint64(i)+1)
 				subject := fmt.Sprintf(subjects[i%len(subjects)], 1000+i)
 				var addrs []string

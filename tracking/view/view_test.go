@@ -231,3 +231,15 @@ func TestExportJSONAndCSV(t *testing.T) {
 		t.Fatal("unknown format accepted")
 	}
 }
+
+func TestSeedDatesStayInThePastYear(t *testing.T) {
+	ctx := context.Background()
+	st, _ := open(t, 3000)
+	all, _ := st.Statuses(ctx, store.StatusFilter{})
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, m := range all {
+		if m.CreatedAt.After(now) || m.CreatedAt.Before(now.AddDate(-1, 0, -1)) {
+			t.Fatalf("message %s created %s, outside the year before %s", m.ID, m.CreatedAt, now)
+		}
+	}
+}
