@@ -122,6 +122,7 @@ func Run(ctx context.Context, db *sqlitedb.DB, opt Options) (msgs, rcpts, events
 				var addrs []string
 				var journeys [][]ev
 				if i == 0 {
+					created = opt.Now.Add(-5 * time.Hour) // its reply came 4 h after sending
 					subject, addrs, journeys = showcase()
 				} else {
 					n := 1 + r.IntN(5) // 1..5, mean 3
@@ -136,9 +137,11 @@ func Run(ctx context.Context, db *sqlitedb.DB, opt Options) (msgs, rcpts, events
 				}
 				last := created
 				for _, j := range journeys {
-					if t := created.Add(j[len(j)-1].after); t.After(last) {
-						last = t
+					t := created
+					for _, e := range j {
+						t = t.Add(e.after)
 					}
+					last = maxTime(last, minTime(t, opt.Now))
 				}
 				if _, err := insM.ExecContext(ctx, id, account, "sender@mailroom.example", subject, "<"+id+"@mailroom.example>",
 					tracking.Millis(created), tracking.Millis(created), 4800, tracking.Millis(last)); err != nil {
@@ -153,7 +156,12 @@ func Run(ctx context.Context, db *sqlitedb.DB, opt Options) (msgs, rcpts, events
 					evs := make([]tracking.Event, 0, len(journeys[k]))
 					at := created
 					for n, e := range journeys[k] {
+						// Nothing happens after now: a journey that would
+						// end in the future ends now.
 						at = at.Add(e.after)
+						if at.After(opt.Now) {
+							at = opt.Now
+						}
 						d := "{}"
 						if e.detail != nil {
 							b, _ := json.Marshal(e.detail)
@@ -187,4 +195,18 @@ func Run(ctx context.Context, db *sqlitedb.DB, opt Options) (msgs, rcpts, events
 		}
 	}
 	return msgs, rcpts, events, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
