@@ -106,7 +106,7 @@ func Run(ctx context.Context, db *sqlitedb.DB, opt Options) (msgs, rcpts, events
 	const batch = 2000
 	for start := 0; start < opt.Messages; start += batch {
 		err = db.WithTx(ctx, func(tx *sql.Tx) error {
-			insM, err := tx.PrepareContext(ctx, `INSERT INTO messages(id, account, from_addr, subject, message_id, created_at, due_at, size, last_event_at) VALUES(?,?,?,?,?,?,?,?,?)`)
+			insM, err := tx.PrepareContext(ctx, `INSERT INTO messages(id, account, from_addr, subject, message_id, created_at, due_at, size, last_event_at, track_opens) VALUES(?,?,?,?,?,?,?,?,?,?)`)
 			if err != nil {
 				return err
 			}
@@ -136,7 +136,11 @@ func Run(ctx context.Context, db *sqlitedb.DB, opt Options) (msgs, rcpts, events
 					account = "newsletter"
 				}
 				last := created
+				tracked := false
 				for _, j := range journeys {
+					for _, e := range j {
+						tracked = tracked || e.kind == tracking.EvOpened
+					}
 					t := created
 					for _, e := range j {
 						t = t.Add(e.after)
@@ -144,7 +148,7 @@ func Run(ctx context.Context, db *sqlitedb.DB, opt Options) (msgs, rcpts, events
 					last = maxTime(last, minTime(t, opt.Now))
 				}
 				if _, err := insM.ExecContext(ctx, id, account, "sender@mailroom.example", subject, "<"+id+"@mailroom.example>",
-					tracking.Millis(created), tracking.Millis(created), 4800, tracking.Millis(last)); err != nil {
+					tracking.Millis(created), tracking.Millis(created), 4800, tracking.Millis(last), tracked); err != nil {
 					return err
 				}
 				res, err := insC.ExecContext(ctx, id, "env-"+id)
