@@ -1,0 +1,364 @@
+// Command tracker benchmarks the open-tracking server: wrk requests pixel
+// URLs with valid tokens from bin/mailroom-tracker (SQLite, rate limit
+// off) on loopback, and, with the same wrk threads, connections and
+// duration, the bare net/http server of ./baregif serving the same GIF
+// bytes. It prints requests per second for both and their ratio (target
+// >= 0.7), then kills the tracker with SIGKILL and counts the events in
+// its database: every hit wrk saw answered with 200 must be there, because
+// the tracker writes a hit before it answers it.
+//
+//	go build -o /tmp/baregif ./bench/tracker/baregif
+//	go run ./bench/tracker -tracker bin/mailroom-tracker -baregif /tmp/baregif
+//
+// It needs wrk (Debian package wrk) and skips itself, exit status 0, when
+// it is missing. With BENCH_SUMMARY set to a file it appends its figures
+// there for scripts/bench.sh's summary.
+package main
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	_ "modernc.org/sqlite"
+)
+
+//go:embed cycle.lua
+var cycleLua []byte
+
+type config struct {
+	tracker, baregif, gif, wrk string
+	threads, conns, urls       int
+	duration, warmup           time.Duration
+	rounds                     int
+}
+
+func main() {
+	var c config
+	flag.StringVar(&c.tracker, "tracker", "bin/mailroom-tracker", "the tracker binary")
+	flag.StringVar(&c.baregif, "baregif", "", "the reference server binary (go build ./bench/tracker/baregif)")
+	flag.StringVar(&c.gif, "gif", "tracking/opentrack/server/pixel.gif", "the GIF the reference serves")
+	flag.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
+	flag.IntVar(&c.threads, "threads", 2, "wrk threads")
+	flag.IntVar(&c.conns, "connections", 32, "wrk connections")
+	flag.IntVar(&c.urls, "urls", 20000, "distinct valid pixel URLs to cycle through")
+	flag.DurationVar(&c.duration, "duration", 10*time.Second, "each measured wrk run")
+	flag.DurationVar(&c.warmup, "warmup", 2*time.Second, "an unmeasured wrk run before the first measured one of each server")
+	flag.IntVar(&c.rounds, "rounds", 3, "measured runs per server, alternating; the median is reported")
+	flag.Parse()
+	if _, err := exec.LookPath(c.wrk); err != nil {
+		fmt.Println("skipped: wrk not installed (apt-get install wrk)")
+		appendSummary([]string{"tracker: requests/s vs bare net/http\tskipped (no wrk)\t≥ 0.7\tskip"})
+		return
+	}
+	if c.baregif == "" {
+		fail(errors.New("-baregif is required (go build -o BIN ./bench/tracker/baregif)"))
+	}
+	if err := run(c); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench/tracker:", err)
+	os.Exit(1)
+}
+
+// wrkResult is what wrk printed.
+type wrkResult struct {
+	requests  int // completed requests (any status)
+	non2xx    int // "Non-2xx or 3xx responses"
+	sockErrs  int // connect + read + write + timeout
+	rps       float64
+	latencyMs string // average latency as printed
+}
+
+func run(c config) error {
+	tmp, err := os.MkdirTemp("", "bench-tracker-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	script := filepath.Join(tmp, "cycle.lua")
+	if err := os.WriteFile(script, cycleLua, 0o644); err != nil {
+		return err
+	}
+	keys, apiKeys := filepath.Join(tmp, "keys"), filepath.Join(tmp, "api-keys")
+	for _, k := range []struct {
+		file string
+		args []string
+	}{{keys, []string{"genkey"}}, {apiKeys, []string{"genkey", "--api"}}} {
+		out, err := exec.Command(c.tracker, k.args...).Output()
+		if err != nil {
+			return fmt.Errorf("%s %v: %w", c.tracker, k.args, err)
+		}
+		if err := os.WriteFile(k.file, out, 0o600); err != nil {
+			return err
+		}
+	}
+	trackerAddr, bareAddr := freeAddr(), freeAddr()
+	base := "http://" + trackerAddr
+	urls := filepath.Join(tmp, "urls.txt")
+	out, err := exec.Command(c.tracker, "mint", "--key-file", keys, "--base-url", base, "--n", strconv.Itoa(c.urls)).Output()
+	if err != nil {
+		return fmt.Errorf("mint: %w", err)
+	}
+	if err := os.WriteFile(urls, out, 0o644); err != nil {
+		return err
+	}
+
+	db := filepath.Join(tmp, "tracker.db")
+	trk := exec.Command(c.tracker, "--listen", trackerAddr, "--db", db, "--key-file", keys, "--api-key-file", apiKeys,
+		"--base-url", base, "--rate", "0", "--retention", "0", "--log-level", "warn")
+	trkLog, _ := os.Create(filepath.Join(tmp, "tracker.log"))
+	trk.Stdout, trk.Stderr = trkLog, trkLog
+	if err := trk.Start(); err != nil {
+		return err
+	}
+	defer trk.Process.Kill()
+	bare := exec.Command(c.baregif, "-listen", bareAddr, "-gif", c.gif)
+	bare.Stderr = os.Stderr
+	if err := bare.Start(); err != nil {
+		return err
+	}
+	defer func() { bare.Process.Kill(); bare.Wait() }()
+	for _, addr := range []string{trackerAddr + "/healthz", bareAddr + "/"} {
+		if err := waitHTTP("http://" + addr); err != nil {
+			return err
+		}
+	}
+
+	wrkRun := func(addr string, d time.Duration) (wrkResult, error) {
+		args := []string{"-t", strconv.Itoa(c.threads), "-c", strconv.Itoa(c.conns), "-d", fmt.Sprintf("%ds", int(d.Seconds())),
+			"-s", script, "http://" + addr, "--", urls}
+		out, err := exec.Command(c.wrk, args...).CombinedOutput()
+		if err != nil {
+			return wrkResult{}, fmt.Errorf("wrk: %w\n%s", err, out)
+		}
+		return parseWrk(string(out))
+	}
+	// Every completed request to the tracker, warm-up included, counts
+	// for the durability check.
+	var trkTotal wrkResult
+	addTotal := func(r wrkResult) {
+		trkTotal.requests += r.requests
+		trkTotal.non2xx += r.non2xx
+		trkTotal.sockErrs += r.sockErrs
+	}
+	if c.warmup > 0 {
+		if _, err := wrkRun(bareAddr, c.warmup); err != nil {
+			return err
+		}
+		r, err := wrkRun(trackerAddr, c.warmup)
+		if err != nil {
+			return err
+		}
+		addTotal(r)
+	}
+	var bareRuns, trkRuns []wrkResult
+	for range c.rounds {
+		r, err := wrkRun(bareAddr, c.duration)
+		if err != nil {
+			return err
+		}
+		bareRuns = append(bareRuns, r)
+		r, err = wrkRun(trackerAddr, c.duration)
+		if err != nil {
+			return err
+		}
+		trkRuns = append(trkRuns, r)
+		addTotal(r)
+	}
+
+	// SIGKILL, not SIGTERM: what was answered must already be on disk,
+	// with no help from a clean shutdown.
+	trk.Process.Signal(syscall.SIGKILL)
+	trk.Wait()
+	events, err := countEvents(db)
+	if err != nil {
+		return fmt.Errorf("count events: %w", err)
+	}
+
+	bareMed, trkMed := medianRPS(bareRuns), medianRPS(trkRuns)
+	ratio := trkMed.rps / bareMed.rps
+	fmt.Printf("wrk: %d threads, %d connections, %s per run, %d run(s) each after a %s warm-up; %d valid pixel URLs cycled\n",
+		c.threads, c.conns, c.duration, c.rounds, c.warmup, c.urls)
+	verdict := "ok"
+	if ratio < 0.7 {
+		verdict = "MISS"
+	}
+	printTable([][]string{
+		{"server", "requests/s", "avg latency", "runs (req/s)", "ratio", "target", "verdict"},
+		{"bare net/http, same GIF (reference)", fmt.Sprintf("%.0f", bareMed.rps), bareMed.latencyMs, runsText(bareRuns), "1.00", "", ""},
+		{"mailroom-tracker, SQLite, valid tokens", fmt.Sprintf("%.0f", trkMed.rps), trkMed.latencyMs, runsText(trkRuns), fmt.Sprintf("%.2f", ratio), "≥ 0.70", verdict},
+	})
+	answered := trkTotal.requests - trkTotal.non2xx
+	lost := max(answered-events, 0)
+	// wrk stops reading at the end of a run; requests then in flight may
+	// be recorded without being counted by wrk (at most one per
+	// connection per run), and so may requests that timed out.
+	slack := c.conns*(c.rounds+1) + trkTotal.sockErrs
+	durable := "ok"
+	switch {
+	case lost > 0:
+		durable = "MISS"
+	case events-answered > slack:
+		durable = "MISS (more events than requests)"
+	}
+	fmt.Printf("durability after SIGKILL: %d events in the tracker's database, %d hits answered 200 by wrk's count (%d non-2xx, %d socket errors): %d lost, %d extra in flight at run ends: %s\n",
+		events, answered, trkTotal.non2xx, trkTotal.sockErrs, lost, max(events-answered, 0), durable)
+	appendSummary([]string{
+		fmt.Sprintf("tracker: requests/s vs bare net/http\t%.0f vs %.0f = %.2f\t≥ 0.7\t%s", trkMed.rps, bareMed.rps, ratio, verdict),
+		fmt.Sprintf("tracker: answered hits recorded after SIGKILL\t%d of %d (%d lost)\tall\t%s", min(events, answered), answered, lost, durable),
+	})
+	return nil
+}
+
+func runsText(rs []wrkResult) string {
+	var s []string
+	for _, r := range rs {
+		s = append(s, fmt.Sprintf("%.0f", r.rps))
+	}
+	return strings.Join(s, ", ")
+}
+
+func medianRPS(rs []wrkResult) wrkResult {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b wrkResult) int {
+		switch {
+		case a.rps < b.rps:
+			return -1
+		case a.rps > b.rps:
+			return 1
+		}
+		return 0
+	})
+	return s[(len(s)-1)/2]
+}
+
+var (
+	reRequests = regexp.MustCompile(`(?m)^\s*(\d+) requests in`)
+	reRPS      = regexp.MustCompile(`(?m)^Requests/sec:\s*([\d.]+)`)
+	reNon2xx   = regexp.MustCompile(`(?m)Non-2xx or 3xx responses:\s*(\d+)`)
+	reSock     = regexp.MustCompile(`(?m)Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+	reLatency  = regexp.MustCompile(`(?m)^\s*Latency\s+(\S+)`)
+)
+
+func parseWrk(out string) (wrkResult, error) {
+	var r wrkResult
+	m := reRequests.FindStringSubmatch(out)
+	p := reRPS.FindStringSubmatch(out)
+	if m == nil || p == nil {
+		return r, fmt.Errorf("cannot read wrk's output:\n%s", out)
+	}
+	r.requests, _ = strconv.Atoi(m[1])
+	r.rps, _ = strconv.ParseFloat(p[1], 64)
+	if m := reNon2xx.FindStringSubmatch(out); m != nil {
+		r.non2xx, _ = strconv.Atoi(m[1])
+	}
+	if m := reSock.FindStringSubmatch(out); m != nil {
+		for _, s := range m[1:] {
+			n, _ := strconv.Atoi(s)
+			r.sockErrs += n
+		}
+	}
+	if m := reLatency.FindStringSubmatch(out); m != nil {
+		r.latencyMs = m[1]
+	}
+	return r, nil
+}
+
+// countEvents opens the killed tracker's SQLite file (recovering its WAL)
+// and counts the recorded hits.
+func countEvents(path string) (int, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRow(`SELECT count(*) FROM opentrack_events`).Scan(&n)
+	return n, err
+}
+
+// freeAddr returns a loopback address with a port nobody listens on now.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitHTTP(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not answer 200 within 15 s (last error: %v)", url, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// printTable prints rows with the first column left-aligned and the others
+// right-aligned, two spaces apart.
+func printTable(rows [][]string) {
+	width := map[int]int{}
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if i == 0 {
+				b.WriteString("  " + c + pad)
+			} else {
+				b.WriteString("  " + pad + c)
+			}
+		}
+		fmt.Println(b.String())
+	}
+}
+
+// appendSummary adds lines to the file named by BENCH_SUMMARY, if any.
+func appendSummary(lines []string) {
+	path := os.Getenv("BENCH_SUMMARY")
+	if path == "" || len(lines) == 0 {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	f.WriteString(strings.Join(lines, "\n") + "\n")
+}
