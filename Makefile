@@ -11,9 +11,10 @@ VERSION   := $(shell sed -n 's/^Version = "\(.*\)"/\1/p' FyneApp.toml)
 LDFLAGS   := -X mailroom/app.Version=$(VERSION)
 PKG_BUILD := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 PKG_TEST  := postfix dovecot-core dovecot-imapd dovecot-lmtpd openssl xvfb xauth x11-utils xdotool imagemagick wrk postgresql
+PKG_BENCH := wrk tesseract-ocr
 FUZZTIME  ?= 30s
 
-.PHONY: all run build build-headless test test-short bench fuzz lint screenshots deps deps-build deps-test seed package package-windows clean
+.PHONY: all run build build-headless test test-short bench fuzz lint screenshots deps deps-build deps-test deps-bench seed package package-windows clean
 
 all: build
 
@@ -25,6 +26,9 @@ deps-build:
 
 deps-test:
 	@./scripts/deps.sh $(PKG_TEST)
+
+deps-bench:
+	@./scripts/deps.sh $(PKG_BENCH)
 
 ## run: build the desktop app and start it (DISPLAY must be set; under Xvfb here)
 run: deps-build build
@@ -49,7 +53,7 @@ test-short:
 	$(HEADLESS) test -tags '$(TAGS) ci' -short -count=1 ./...
 
 ## bench: speed and memory figures, each beside a reference measured in the same run
-bench: deps build
+bench: deps deps-bench build
 	./scripts/bench.sh
 
 ## fuzz: every fuzz target for FUZZTIME each

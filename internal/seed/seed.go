@@ -43,34 +43,37 @@ var domains = []string{"example.com", "example.org", "example.net", "mail.exampl
 
 // journey returns a recipient's events, by a weighted draw.
 func journey(r *rand.Rand, i int) []ev {
+	// Generated history starts at the first answer (no "queued" event
+	// except for mail still waiting), which keeps about 1.6 events per
+	// recipient: the benchmark's 300,000 recipients and ~500,000 events.
 	queued := ev{kind: tracking.EvQueued, source: tracking.SrcOutbox}
 	accepted := ev{kind: tracking.EvAccepted, source: tracking.SrcSMTP, code: 250, enh: "2.0.0", cmd: ".",
 		text: fmt.Sprintf("Ok: queued as %X", r.Uint32()), after: 2 * time.Second}
 	x := r.IntN(100)
 	switch {
-	case x < 40:
-		return []ev{queued, accepted}
-	case x < 62:
-		return []ev{queued, accepted, {kind: tracking.EvDelivered, source: tracking.SrcDSN, enh: "2.0.0",
+	case x < 28:
+		return []ev{accepted}
+	case x < 62: // delivered: the commonest outcome with DSNs
+		return []ev{accepted, {kind: tracking.EvDelivered, source: tracking.SrcDSN, enh: "2.0.0",
 			text: "delivered to mailbox", after: time.Minute, detail: map[string]string{"action": "delivered", "reporting_mta": "mx.example.net"}}}
 	case x < 72:
-		return []ev{queued, accepted, {kind: tracking.EvOpened, source: tracking.SrcPixel, after: time.Hour,
+		return []ev{accepted, {kind: tracking.EvOpened, source: tracking.SrcPixel, after: time.Hour,
 			detail: tracking.OpenDetail{Class: tracking.HumanLikely, Reason: "a mail client fetched the image an hour after delivery", UserAgent: "Thunderbird"}}}
 	case x < 80:
-		return []ev{queued, accepted, {kind: tracking.EvBounced, source: tracking.SrcDSN, code: 550, enh: "5.1.1",
+		return []ev{accepted, {kind: tracking.EvBounced, source: tracking.SrcDSN, code: 550, enh: "5.1.1",
 			text: "550 5.1.1 <user> User unknown in virtual mailbox table", after: 2 * time.Minute, detail: map[string]string{"action": "failed", "class": "permanent-address"}}}
 	case x < 86:
-		return []ev{queued, {kind: tracking.EvDeferred, source: tracking.SrcSMTP, code: 451, enh: "4.3.0", cmd: "DATA", text: "Temporary lookup failure", after: time.Second}}
+		return []ev{{kind: tracking.EvDeferred, source: tracking.SrcSMTP, code: 451, enh: "4.3.0", cmd: "DATA", text: "Temporary lookup failure", after: time.Second}}
 	case x < 90:
-		return []ev{queued, accepted, {kind: tracking.EvDelayed, source: tracking.SrcDSN, enh: "4.4.1", text: "connect to mx.example.net: Connection timed out", after: 4 * time.Hour}}
+		return []ev{accepted, {kind: tracking.EvDelayed, source: tracking.SrcDSN, enh: "4.4.1", text: "connect to mx.example.net: Connection timed out", after: 4 * time.Hour}}
 	case x < 94:
-		return []ev{queued, {kind: tracking.EvRejected, source: tracking.SrcSMTP, code: 550, enh: "5.7.1", cmd: "RCPT", text: "Relay access denied", after: time.Second}}
+		return []ev{{kind: tracking.EvRejected, source: tracking.SrcSMTP, code: 550, enh: "5.7.1", cmd: "RCPT", text: "Relay access denied", after: time.Second}}
 	case x < 96:
-		return []ev{queued, {kind: tracking.EvExpired, source: tracking.SrcOutbox, enh: "4.4.7", text: "gave up after 5 days of temporary failures", after: 120 * time.Hour}}
+		return []ev{{kind: tracking.EvExpired, source: tracking.SrcOutbox, enh: "4.4.7", text: "gave up after 5 days of temporary failures", after: 120 * time.Hour}}
 	case x < 98:
-		return []ev{queued}
+		return []ev{queued} // still waiting: its only event
 	}
-	return []ev{queued, accepted, {kind: tracking.EvRelayed, source: tracking.SrcDSN, enh: "2.0.0", text: "relayed to a system that does not report", after: time.Minute}}
+	return []ev{accepted, {kind: tracking.EvRelayed, source: tracking.SrcDSN, enh: "2.0.0", text: "relayed to a system that does not report", after: time.Minute}}
 }
 
 // showcase is the first message: one bounce, one human open and a proxy
