@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
@@ -45,13 +46,20 @@ func runGUI(ctx context.Context, dataFlag string) error {
 	workers, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := core.Run(workers); err != nil && workers.Err() == nil {
-			log.Error("background workers stopped", "err", err)
-		}
-	}()
-	go uisvc.Notify(workers, core, changes.Subscribe(workers), ui.NewNotifier(fa, 0).Notify)
+	// The workers (crash recovery, the first sends, IMAP logins) start once
+	// the window is up, so they do not delay the first frame.
+	var startOnce sync.Once
+	fa.Lifecycle().SetOnStarted(func() {
+		startOnce.Do(func() {
+			go func() {
+				defer close(done)
+				if err := core.Run(workers); err != nil && workers.Err() == nil {
+					log.Error("background workers stopped", "err", err)
+				}
+			}()
+			go uisvc.Notify(workers, core, changes.Subscribe(workers), ui.NewNotifier(fa, 0).Notify)
+		})
+	})
 	go func() {
 		// SIGTERM or Ctrl+C in the terminal closes the window cleanly.
 		<-ctx.Done()
@@ -59,6 +67,7 @@ func runGUI(ctx context.Context, dataFlag string) error {
 	}()
 	win.ShowAndRun()
 	stop()
+	startOnce.Do(func() { close(done) }) // never started: nothing to wait for
 	<-done
 	return nil
 }
