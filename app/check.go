@@ -50,6 +50,9 @@ func (a *App) CheckAccount(ctx context.Context, acct Account, secret string) Che
 		rep.SMTP = CheckResult{Summary: ExplainConnError("SMTP", acct.SMTP, err), Detail: err.Error()}
 	} else {
 		size := ""
+		if acct.Name != "" {
+			a.rememberMaxSize(ctx, acct.Name, sess.MaxSize())
+		}
 		if n := sess.MaxSize(); n > 0 {
 			size = fmt.Sprintf(" Messages up to %.1f MB are accepted.", float64(n)/1e6)
 		}

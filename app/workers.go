@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +30,34 @@ func (a *App) dialSMTP(ctx context.Context, name string) (mail.Session, error) {
 			Text: fmt.Sprintf("account %q no longer exists", name)}}
 	}
 	withSecrets := a.Accounts.WithSecrets(*acct)
-	return submit.Dial(ctx, submit.Options{Endpoint: withSecrets.SMTP, RootCAs: a.rootCAs})
+	sess, err := submit.Dial(ctx, submit.Options{Endpoint: withSecrets.SMTP, RootCAs: a.rootCAs})
+	if err == nil {
+		a.rememberMaxSize(ctx, name, sess.MaxSize())
+	}
+	return sess, err
+}
+
+// maxSizeKey is where the server's last announced SIZE is kept (an internal
+// key beside the settings; not a user setting).
+func maxSizeKey(account string) string { return "smtp.max_size." + account }
+
+// rememberMaxSize keeps the submission server's SIZE limit so the compose
+// window can warn before a message is too large.
+func (a *App) rememberMaxSize(ctx context.Context, account string, n int64) {
+	if err := a.Store.SetSetting(ctx, maxSizeKey(account), strconv.FormatInt(n, 10)); err != nil {
+		a.Log.Warn("remember SIZE", "account", account, "err", err)
+	}
+}
+
+// MaxSize is the account's submission server SIZE limit as last announced
+// (0: unknown or unlimited).
+func (a *App) MaxSize(ctx context.Context, account string) (int64, error) {
+	v, err := a.Store.Setting(ctx, maxSizeKey(account), "0")
+	if err != nil {
+		return 0, err
+	}
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n, nil
 }
 
 // dialIMAP opens an IMAP connection for an account's reports.

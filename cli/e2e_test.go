@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -38,6 +39,18 @@ func TestEndToEndThroughPostfixAndDovecot(t *testing.T) {
 		}
 	}
 	add("implicit", st.SMTPSAddr, "tls")
+	{
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, DataDir: dir}
+		ap, err := env.open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The harness's Postfix announces SIZE 52428800 (message_size_limit).
+		if n, _ := ap.MaxSize(context.Background(), "implicit"); n != 52428800 {
+			t.Errorf("remembered SIZE = %d, want the server's 52428800", n)
+		}
+		ap.Close()
+	}
 	add("starttls", st.SubmissionAddr, "starttls")
 
 	code, out, errs := runCLI(t, dir, "", "send", "--account", "implicit", "--to", "bob@example.test",

@@ -102,9 +102,11 @@ func (c *Compose) Suppressed(ctx context.Context, addrs []string) (map[string]st
 	return out, nil
 }
 
-// MaxSize is not known before a connection; the compose window then warns
-// only above the common 25 MB limit.
-func (c *Compose) MaxSize(ctx context.Context, account string) (int64, error) { return 0, nil }
+// MaxSize is the SIZE the account's server announced on the last
+// connection (0 before the first one).
+func (c *Compose) MaxSize(ctx context.Context, account string) (int64, error) {
+	return c.App.MaxSize(ctx, account)
+}
 
 // Outbox implements ui.OutboxService.
 type Outbox struct {
