@@ -66,7 +66,12 @@ func Open(ctx context.Context, st *store.Store) (*View, error) {
 }
 
 // where builds the WHERE clause for q over messages m.
-func where(q Query, withStatuses bool) (string, []any) {
+func where(q Query, withStatuses bool) (string, []any) { return whereFor(q, withStatuses, false) }
+
+// whereFor is where with the search strategy chosen: scan walks messages
+// in list order with LIKE (cheap when many match), otherwise the trigram
+// index finds the matches (cheap when few do).
+func whereFor(q Query, withStatuses, scan bool) (string, []any) {
 	conds, args := []string{"1=1"}, []any{}
 	if withStatuses && len(q.Statuses) > 0 {
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(q.Statuses)), ",")
@@ -100,19 +105,19 @@ func where(q Query, withStatuses bool) (string, []any) {
 		conds = append(conds, "EXISTS(SELECT 1 FROM recipients r WHERE r.message=m.id AND r.opens_total>0)")
 	}
 	if s := strings.TrimSpace(q.Search); s != "" {
-		// ESCAPE only when the term needs it: SQLite's trigram index does
-		// not serve a LIKE with an ESCAPE clause, and a scan of the index
-		// costs ~50x more on 300,000 recipients.
-		like, esc := "%"+strings.ToLower(s)+"%", ""
-		if strings.ContainsAny(s, `%_\`) {
-			like, esc = "%"+escapeLike(strings.ToLower(s))+"%", ` ESCAPE '\'`
-		}
-		if len([]rune(s)) >= 3 {
-			// The trigram index narrows the candidates; LIKE keeps the
-			// meaning exact (case-insensitive substring).
-			conds = append(conds, `m.id IN (SELECT message FROM message_search WHERE text LIKE ?`+esc+`)`)
-			args = append(args, like)
+		if len([]rune(s)) >= 3 && !scan {
+			// The trigram index answers a quoted phrase as a
+			// case-insensitive substring, for subjects and addresses.
+			conds = append(conds, `m.id IN (SELECT message FROM message_search WHERE message_search MATCH ?)`)
+			args = append(args, `"`+strings.ReplaceAll(s, `"`, `""`)+`"`)
 		} else {
+			// Short terms (no trigram to look up), or a term so common that
+			// walking the messages newest first finds a page sooner than
+			// collecting every match from the index.
+			like, esc := "%"+strings.ToLower(s)+"%", ""
+			if strings.ContainsAny(s, `%_\`) {
+				like, esc = "%"+escapeLike(strings.ToLower(s))+"%", ` ESCAPE '\'`
+			}
 			conds = append(conds, `(lower(m.subject) LIKE ?`+esc+` OR EXISTS(SELECT 1 FROM recipients r WHERE r.message=m.id AND lower(r.address) LIKE ?`+esc+`))`)
 			args = append(args, like, like)
 		}
@@ -122,6 +127,20 @@ func where(q Query, withStatuses bool) (string, []any) {
 
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// commonTerm reports whether a search term matches so many index entries
+// that a page is found faster by walking the messages in order: a count of
+// the index's matches is cheap, collecting and sorting them is not.
+func (v *View) commonTerm(ctx context.Context, term string) bool {
+	term = strings.TrimSpace(term)
+	if len([]rune(term)) < 3 {
+		return false
+	}
+	var n int
+	err := v.DB.R.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM message_search WHERE message_search MATCH ? LIMIT 2001)`,
+		`"`+strings.ReplaceAll(term, `"`, `""`)+`"`).Scan(&n)
+	return err == nil && n > 2000
 }
 
 // Count returns how many messages match q.
@@ -134,10 +153,14 @@ func (v *View) Count(ctx context.Context, q Query) (int, error) {
 
 // Page returns up to limit rows starting at offset.
 func (v *View) Page(ctx context.Context, q Query, offset, limit int) ([]Row, error) {
+	return v.page(ctx, q, offset, limit, v.commonTerm(ctx, q.Search))
+}
+
+func (v *View) page(ctx context.Context, q Query, offset, limit int, scan bool) ([]Row, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	w, args := where(q, true)
+	w, args := whereFor(q, true, scan)
 	order := "m.created_at DESC, m.id DESC"
 	if q.Oldest {
 		order = "m.created_at ASC, m.id ASC"
