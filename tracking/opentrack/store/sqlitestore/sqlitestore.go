@@ -2,12 +2,16 @@
 // through internal/sqlitedb, schema from embedded migrations (component
 // "opentrack").
 //
-// Durability with speed: Record hands its event to a single committer
-// goroutine that writes whatever events are waiting in one transaction with
-// synchronous=FULL (group commit), then answers every caller. An event is on
-// disk before Record returns, and a burst of hits costs one fsync, not one
-// each. IDs come from AUTOINCREMENT on the single writer connection, so they
-// increase in commit order and a reader's cursor never skips one.
+// Durability with speed (group commit): Record appends its event to the
+// open batch and waits on that batch's done channel. A single committer
+// goroutine takes whatever batch is waiting, writes it with multi-row
+// INSERTs prepared once, commits it with synchronous=FULL (one fsync for
+// the whole batch) and closes the channel, waking all its callers at once.
+// While one batch is written the next one fills, so batches grow with the
+// load, and an idle store writes a lone event at once, without any delay.
+// An event is on disk before Record returns. IDs come from AUTOINCREMENT on
+// the single writer connection, so they increase in commit order and a
+// reader's cursor never skips one.
 package sqlitestore
 
 import (
@@ -15,6 +19,7 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,23 +30,40 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// maxBatch bounds one group commit, so a flood cannot hold the writer long.
-const maxBatch = 256
+const (
+	// maxBatch bounds one group commit, so a flood cannot hold the writer
+	// long; beyond it events queue up in the next batch.
+	maxBatch = 1024
+	// maxRows is the largest multi-row INSERT: 8 parameters a row keeps it
+	// well under SQLite's variable limit, and bigger statements gain little.
+	maxRows = 64
+)
 
 // Store implements store.Store on SQLite.
 type Store struct {
 	db    *sqlitedb.DB
 	owned bool
 
-	reqs      chan *recordReq
-	quit      chan struct{}
-	loopDone  chan struct{}
+	mu     sync.Mutex
+	cur    *batch   // the batch new events join; nil when none is open
+	ready  []*batch // full batches, oldest first
+	closed bool
+	spare  []store.Event // a finished batch's slice, reused by the next one
+
+	wake      chan struct{} // capacity 1: "there is work" for the committer
+	loopDone  chan struct{} // closed when the committer is gone
 	closeOnce sync.Once
+
+	inserts [maxRows + 1]*sql.Stmt // committer only: INSERT of n rows, prepared on first use
 }
 
-type recordReq struct {
-	e    store.Event
-	done chan error
+// batch is one group commit. Its callers wait on done; err and the IDs are
+// set before done is closed and never change after.
+type batch struct {
+	evs     []store.Event
+	done    chan struct{}
+	err     error
+	firstID int64 // ID of evs[0]; the others follow one by one
 }
 
 var _ store.Store = (*Store)(nil)
@@ -69,84 +91,163 @@ func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 	}
 	s := &Store{
 		db:       db,
-		reqs:     make(chan *recordReq),
-		quit:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
 		loopDone: make(chan struct{}),
 	}
-	go s.commitLoop()
+	go s.run()
 	return s, nil
 }
 
-// Record implements store.Store.
+// Record implements store.Store. Once the event has joined a batch the
+// write happens whatever the caller's context does, so Record waits for it:
+// the answer says whether the event is on disk.
 func (s *Store) Record(ctx context.Context, e store.Event) (store.Event, error) {
 	if err := e.Validate(); err != nil {
 		return e, err
 	}
-	r := &recordReq{e: e, done: make(chan error, 1)}
-	select {
-	case s.reqs <- r:
-	case <-s.quit:
+	if err := ctx.Err(); err != nil {
+		return e, err
+	}
+	e.At = e.At.UTC().Truncate(time.Microsecond)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return e, store.ErrClosed
-	case <-ctx.Done():
-		return e, ctx.Err()
 	}
-	// Once handed over the write happens whatever the caller does, so wait
-	// for it: the answer says whether the event is on disk.
-	err := <-r.done
-	return r.e, err
+	b := s.cur
+	if b == nil || len(b.evs) >= maxBatch {
+		if b != nil {
+			s.ready = append(s.ready, b)
+		}
+		b = &batch{evs: s.spare[:0], done: make(chan struct{})}
+		s.spare = nil
+		s.cur = b
+	}
+	i := len(b.evs)
+	b.evs = append(b.evs, e)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default: // the committer already knows
+	}
+	<-b.done
+	if b.err != nil {
+		return e, b.err
+	}
+	e.ID = b.firstID + int64(i)
+	return e, nil
 }
 
-func (s *Store) commitLoop() {
+// next takes the oldest waiting batch, or nil; closed says Close was called.
+func (s *Store) next() (b *batch, closed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case len(s.ready) > 0:
+		b = s.ready[0]
+		s.ready[0] = nil
+		s.ready = s.ready[1:]
+	case s.cur != nil:
+		b, s.cur = s.cur, nil
+	}
+	return b, s.closed
+}
+
+// run is the committer. After Close it writes what is still waiting (Close
+// refuses new events, so that ends) and returns.
+func (s *Store) run() {
 	defer close(s.loopDone)
-	batch := make([]*recordReq, 0, maxBatch)
 	for {
-		select {
-		case <-s.quit:
-			return
-		case r := <-s.reqs:
-			batch = append(batch[:0], r)
-		}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break drain
+		b, closed := s.next()
+		if b == nil {
+			if closed {
+				return
 			}
+			<-s.wake
+			continue
 		}
-		err := s.writeBatch(batch)
-		for _, r := range batch {
-			r.done <- err
-		}
+		b.firstID, b.err = s.writeBatch(b.evs)
+		s.finish(b)
 	}
 }
 
-func (s *Store) writeBatch(batch []*recordReq) error {
-	// Not the callers' contexts: one canceled caller must not undo the others.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return s.db.WithFullSyncTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO opentrack_events
-			(at_us, kind, copy_id, key_id, link_hash, ua_class, user_agent, source)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
+// finish acknowledges a batch whose rows are on disk (or failed).
+func (s *Store) finish(b *batch) {
+	close(b.done)
+	// Nobody reads evs once done is closed: keep the slice for the next
+	// batch instead of growing a new one.
+	evs := b.evs
+	clear(evs)
+	s.mu.Lock()
+	if cap(evs) <= maxBatch {
+		s.spare = evs[:0]
+	}
+	s.mu.Unlock()
+}
+
+// writeBatch inserts evs in one transaction, synced to disk at commit
+// (synchronous=FULL), and returns the ID given to evs[0].
+func (s *Store) writeBatch(evs []store.Event) (int64, error) {
+	// Not the callers' contexts: one canceled caller must not undo the
+	// others. No deadline either: a context that can end makes the driver
+	// start a watcher goroutine for every statement.
+	ctx := context.Background()
+	// Prepare before the transaction: it holds the only writer connection.
+	for _, n := range []int{min(len(evs), maxRows), len(evs) % maxRows} {
+		if err := s.prepare(ctx, n); err != nil {
+			return 0, err
 		}
-		defer st.Close()
-		for _, r := range batch {
-			e := &r.e
-			e.At = e.At.UTC().Truncate(time.Microsecond)
-			res, err := st.ExecContext(ctx, e.At.UnixMicro(), e.Kind, e.CopyID, e.KeyID, e.LinkHash, e.UAClass, e.UserAgent, e.Source)
-			if err != nil {
-				return fmt.Errorf("record event: %w", err)
+	}
+	var first int64
+	args := make([]any, 0, 8*min(len(evs), maxRows))
+	err := s.db.WithFullSyncTx(ctx, func(tx *sql.Tx) error {
+		for rest := evs; len(rest) > 0; {
+			n := min(len(rest), maxRows)
+			args = args[:0]
+			for i := range rest[:n] {
+				e := &rest[i]
+				args = append(args, e.At.UnixMicro(), e.Kind, e.CopyID, e.KeyID, e.LinkHash, e.UAClass, e.UserAgent, e.Source)
 			}
-			if e.ID, err = res.LastInsertId(); err != nil {
+			res, err := tx.StmtContext(ctx, s.inserts[n]).ExecContext(ctx, args...)
+			if err != nil {
+				return fmt.Errorf("record events: %w", err)
+			}
+			last, err := res.LastInsertId()
+			if err != nil {
 				return err
 			}
+			// One statement on the only writer: its rows got consecutive
+			// IDs ending at last.
+			if first == 0 {
+				first = last - int64(n) + 1
+			}
+			rest = rest[n:]
 		}
 		return nil
 	})
+	return first, err
+}
+
+// prepare makes the n-row INSERT (n in 1..maxRows) ready on the writer pool
+// (one connection), where it stays for every later batch.
+func (s *Store) prepare(ctx context.Context, n int) error {
+	if n == 0 || s.inserts[n] != nil {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO opentrack_events (at_us, kind, copy_id, key_id, link_hash, ua_class, user_agent, source) VALUES `)
+	for i := range n {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?)")
+	}
+	st, err := s.db.W.PrepareContext(ctx, q.String())
+	if err != nil {
+		return err
+	}
+	s.inserts[n] = st
+	return nil
 }
 
 // Events implements store.Store.
@@ -197,21 +298,32 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
-	select {
-	case <-s.quit:
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
 		return store.ErrClosed
-	default:
 	}
 	return s.db.R.PingContext(ctx)
 }
 
-// Close stops the committer (after the batch in flight) and closes the
-// database if Open opened it.
+// Close refuses new events, lets the committer write those already waiting, stops it and closes the database if Open opened it.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		close(s.quit)
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 		<-s.loopDone
+		for _, st := range s.inserts {
+			if st != nil {
+				st.Close()
+			}
+		}
 		if s.owned {
 			err = s.db.Close()
 		}

@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,6 +74,42 @@ func TestSharedDatabase(t *testing.T) {
 	s.Close()
 	if err := db.W.PingContext(ctx); err != nil {
 		t.Fatalf("app database closed by the store: %v", err)
+	}
+}
+
+// TestBigBatchesGetTheirOwnIDs records many events at once, so that batches
+// span several multi-row INSERTs, and checks that the ID each caller got is
+// the row holding its event.
+func TestBigBatchesGetTheirOwnIDs(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	const n = 600
+	ids := make([]int64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := s.Record(ctx, storetest.NewEvent(i, time.Now()))
+			if err != nil {
+				t.Error(err)
+			}
+			ids[i] = e.ID
+		}()
+	}
+	wg.Wait()
+	evs, err := s.Events(ctx, 0, 1000)
+	if err != nil || len(evs) != n {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	byID := map[int64]string{}
+	for _, e := range evs {
+		byID[e.ID] = e.CopyID
+	}
+	for i, id := range ids {
+		if want := storetest.NewEvent(i, time.Now()).CopyID; byID[id] != want {
+			t.Fatalf("event %d got ID %d, which holds copy %q", i, id, byID[id])
+		}
 	}
 }
 
