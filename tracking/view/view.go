@@ -65,6 +65,9 @@ func Open(ctx context.Context, st *store.Store) (*View, error) {
 	return &View{DB: st.DB}, nil
 }
 
+// noCondition is where's clause for a query that matches every message.
+const noCondition = "1=1"
+
 // where builds the WHERE clause for q over messages m.
 func where(q Query, withStatuses bool) (string, []any) { return whereFor(q, withStatuses, false) }
 
@@ -72,7 +75,7 @@ func where(q Query, withStatuses bool) (string, []any) { return whereFor(q, with
 // in list order with LIKE (cheap when many match), otherwise the trigram
 // index finds the matches (cheap when few do).
 func whereFor(q Query, withStatuses, scan bool) (string, []any) {
-	conds, args := []string{"1=1"}, []any{}
+	conds, args := []string{noCondition}, []any{}
 	if withStatuses && len(q.Statuses) > 0 {
 		ph := strings.TrimSuffix(strings.Repeat("?,", len(q.Statuses)), ",")
 		conds = append(conds, "EXISTS(SELECT 1 FROM recipients r WHERE r.message=m.id AND r.status IN ("+ph+"))")
@@ -230,12 +233,25 @@ func (v *View) page(ctx context.Context, q Query, offset, limit int, scan bool) 
 	return out, rrow.Err()
 }
 
+// recipientsOf is the FROM and WHERE of a query over the recipients of
+// the messages matching w (a where clause over messages m). With no
+// condition on messages it reads recipients alone: every recipient has its
+// message (foreign key, ON DELETE CASCADE), and skipping the join avoids
+// one index lookup into messages per recipient (Counts over 300,000
+// recipients: 100 ms with the join, 17 ms without; the list runs it on
+// every reload).
+func recipientsOf(w string) string {
+	if w == noCondition {
+		return "recipients r"
+	}
+	return "recipients r JOIN messages m ON m.id=r.message WHERE " + w
+}
+
 // Counts counts recipients per status over the messages matching q,
 // ignoring q.Statuses so the counts beside a status filter stay useful.
 func (v *View) Counts(ctx context.Context, q Query) (map[tracking.Status]int, error) {
 	w, args := where(q, false)
-	rows, err := v.DB.R.QueryContext(ctx, `SELECT r.status, count(*) FROM recipients r JOIN messages m ON m.id=r.message
-		WHERE `+w+` GROUP BY r.status`, args...)
+	rows, err := v.DB.R.QueryContext(ctx, `SELECT r.status, count(*) FROM `+recipientsOf(w)+` GROUP BY r.status`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +291,7 @@ func (v *View) Funnel(ctx context.Context, from, to time.Time) (Funnel, error) {
 		coalesce(sum(r.status='delivered'),0), coalesce(sum(r.opens_total>0),0),
 		coalesce(sum(r.status='bounced'),0), coalesce(sum(r.status='rejected'),0),
 		coalesce(sum(r.status IN ('deferred','uncertain')),0), coalesce(sum(r.status='expired'),0)
-		FROM recipients r JOIN messages m ON m.id=r.message WHERE `+w, args...).
+		FROM `+recipientsOf(w), args...).
 		Scan(&f.Queued, &f.Accepted, &f.Delivered, &f.Opened, &f.Bounced, &f.Rejected, &f.Deferred, &f.Expired)
 	return f, err
 }

@@ -192,6 +192,27 @@ func TestFunnelAndCountsMatchData(t *testing.T) {
 			t.Errorf("Counts[%s] = %d, want %d (status filter must be ignored)", s, counts[s], n)
 		}
 	}
+	// With a condition on messages the counts come from the join.
+	byAccount := map[tracking.Status]int{}
+	for _, m := range all {
+		if m.Account == "newsletter" {
+			for _, r := range m.Recipients {
+				byAccount[r.Status]++
+			}
+		}
+	}
+	counts, err = v.Counts(ctx, view.Query{Account: "newsletter"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byAccount) == 0 || len(counts) != len(byAccount) {
+		t.Fatalf("Counts(account) = %v, want %v", counts, byAccount)
+	}
+	for s, n := range byAccount {
+		if counts[s] != n {
+			t.Errorf("Counts(account)[%s] = %d, want %d", s, counts[s], n)
+		}
+	}
 }
 
 func TestExportJSONAndCSV(t *testing.T) {
