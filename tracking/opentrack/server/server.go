@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -133,14 +134,45 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.route(w, r)
+		return
+	}
 	start := s.cfg.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(rec, r)
-	if s.log.Enabled(r.Context(), slog.LevelDebug) {
-		// The route, never the path: the path carries the token.
-		s.log.Debug("request", "method", r.Method, "route", route(r.URL.Path), "status", rec.status,
-			"duration", s.cfg.Now().Sub(start), "source", store.CoarseSource(s.clientIP(r), store.IPTruncate))
+	s.route(rec, r)
+	// The route, never the path: the path carries the token.
+	s.log.Debug("request", "method", r.Method, "route", route(r.URL.Path), "status", rec.status,
+		"duration", s.cfg.Now().Sub(start), "source", store.CoarseSource(s.clientIP(r), store.IPTruncate))
+}
+
+// route sends the pixel, nearly every request, straight to its handler and
+// the rest through the mux. The shortcut takes only paths the mux would
+// route to the same handler unchanged: GET or HEAD of /o/ followed by
+// characters of the token alphabet and dots (no '/', so nothing to clean).
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if tok, ok := strings.CutPrefix(r.URL.Path, "/o/"); ok && plainSegment(tok) {
+			if s.allow(w, r) {
+				s.open(w, r, tok)
+			}
+			return
+		}
 	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func plainSegment(p string) bool {
+	if p == "" {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		b := p[i]
+		if !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Stats returns the counters.
@@ -186,7 +218,11 @@ func (s *Server) PurgeNow(ctx context.Context) (int64, error) {
 }
 
 func (s *Server) handleOpen(w http.ResponseWriter, r *http.Request) {
-	tok, isGIF := strings.CutSuffix(r.PathValue("token"), ".gif")
+	s.open(w, r, r.PathValue("token"))
+}
+
+func (s *Server) open(w http.ResponseWriter, r *http.Request, path string) {
+	tok, isGIF := strings.CutSuffix(path, ".gif")
 	if isGIF {
 		if c, err := s.cfg.Keyring.VerifyOpen(tok); err == nil {
 			// HEAD (link checkers) is answered but not counted as an open.
@@ -272,27 +308,48 @@ func (s *Server) limit(h http.HandlerFunc) http.HandlerFunc {
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.limiter.allow(s.clientIP(r)) {
-			s.limited.Add(1)
-			w.Header().Set("Retry-After", "1")
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusTooManyRequests)
-			w.Write([]byte("too many requests\n"))
-			return
+		if s.allow(w, r) {
+			h(w, r)
 		}
-		h(w, r)
 	}
 }
 
+// allow applies the rate limit; when the client is over it, it answers 429
+// and returns false.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request) bool {
+	if s.limiter == nil || s.limiter.allow(s.clientIP(r)) {
+		return true
+	}
+	s.limited.Add(1)
+	w.Header().Set("Retry-After", "1")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusTooManyRequests)
+	w.Write([]byte("too many requests\n"))
+	return false
+}
+
+// The pixel's header values, built once: Header.Set would canonicalize each
+// name and allocate each value again on every hit. The slices are full
+// (len == cap), so an append elsewhere could never write into them.
+var (
+	hdrGIF        = []string{"image/gif"}
+	hdrPixelLen   = []string{strconv.Itoa(len(pixelGIF))}
+	hdrNoCache    = []string{"no-cache, no-store, must-revalidate, private, max-age=0"}
+	hdrPragma     = []string{"no-cache"}
+	hdrExpires    = []string{"Thu, 01 Jan 1970 00:00:00 GMT"}
+	hdrNoSniff    = []string{"nosniff"}
+	hdrNoReferrer = []string{"no-referrer"}
+)
+
 func writePixel(w http.ResponseWriter) {
 	h := w.Header()
-	h.Set("Content-Type", "image/gif")
-	h.Set("Content-Length", "43")
-	h.Set("Cache-Control", "no-cache, no-store, must-revalidate, private, max-age=0")
-	h.Set("Pragma", "no-cache")
-	h.Set("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h["Content-Type"] = hdrGIF
+	h["Content-Length"] = hdrPixelLen
+	h["Cache-Control"] = hdrNoCache
+	h["Pragma"] = hdrPragma
+	h["Expires"] = hdrExpires
+	h["X-Content-Type-Options"] = hdrNoSniff
+	h["Referrer-Policy"] = hdrNoReferrer
 	w.WriteHeader(http.StatusOK)
 	w.Write(pixelGIF)
 }

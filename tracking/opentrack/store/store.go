@@ -122,6 +122,9 @@ func CoarseSource(addr netip.Addr, mode IPMode) string {
 // TruncateUA cuts s to at most MaxUserAgent bytes without splitting a UTF-8
 // sequence, and replaces control characters so logs and UIs stay sane.
 func TruncateUA(s string) string {
+	if len(s) <= MaxUserAgent && printableASCII(s) {
+		return s // the usual case, nothing to change or copy
+	}
 	b := make([]byte, 0, min(len(s), MaxUserAgent))
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f {
@@ -133,4 +136,13 @@ func TruncateUA(s string) string {
 		b = utf8.AppendRune(b, r)
 	}
 	return string(b)
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -2,12 +2,16 @@ package token
 
 import (
 	"bufio"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
+	"sync"
 )
 
 const (
@@ -26,8 +30,34 @@ const (
 // A Keyring is immutable after construction and safe for concurrent use.
 type Keyring struct {
 	active string
-	keys   map[string][]byte
+	keys   map[string]*key
 	order  []string
+}
+
+// key is one HMAC key with a pool of MAC states for it: hmac.New hashes the
+// key into fresh inner and outer states each time, Reset restores them.
+type key struct {
+	id     string
+	secret []byte
+	macs   sync.Pool // of hash.Hash
+}
+
+func newKey(id string, secret []byte) *key {
+	k := &key{id: id, secret: append([]byte(nil), secret...)}
+	k.macs.New = func() any { return hmac.New(sha256.New, k.secret) }
+	return k
+}
+
+// mac returns HMAC-SHA256(key, domain | head | linkHash) appended to dst.
+func (k *key) mac(dst, head, linkHash []byte) []byte {
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write(domainBytes)
+	m.Write(head)
+	m.Write(linkHash)
+	dst = m.Sum(dst)
+	k.macs.Put(m)
+	return dst
 }
 
 // NewKeyring builds a ring; ids[0] is the active key. It copies the keys.
@@ -35,7 +65,7 @@ func NewKeyring(ids []string, keys [][]byte) (*Keyring, error) {
 	if len(ids) == 0 || len(ids) != len(keys) {
 		return nil, errors.New("token: keyring needs at least one key, and one id per key")
 	}
-	kr := &Keyring{keys: make(map[string][]byte, len(ids))}
+	kr := &Keyring{keys: make(map[string]*key, len(ids))}
 	for i, id := range ids {
 		if err := checkKeyID(id); err != nil {
 			return nil, err
@@ -47,7 +77,7 @@ func NewKeyring(ids []string, keys [][]byte) (*Keyring, error) {
 		if _, dup := kr.keys[id]; dup {
 			return nil, fmt.Errorf("token: key id %q appears twice", id)
 		}
-		kr.keys[id] = append([]byte(nil), keys[i]...)
+		kr.keys[id] = newKey(id, keys[i])
 		kr.order = append(kr.order, id)
 	}
 	kr.active = ids[0]

@@ -29,6 +29,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
+	"unsafe"
 )
 
 // Kind says what a token tracks; it is part of the signed data.
@@ -55,7 +57,12 @@ const (
 	tagLen    = sha256.Size
 	// domain separates these MACs from anything else the same key could sign.
 	domain = "mailroom-opentrack-v1\x00"
+	// maxRaw is the longest decoded token: header with a MaxKeyIDLen id,
+	// copy id and tag.
+	maxRaw = 3 + MaxKeyIDLen + copyIDLen + tagLen
 )
+
+var domainBytes = []byte(domain)
 
 // enc accepts only canonical encodings: no padding, no stray trailing bits.
 var enc = base64.RawURLEncoding.Strict()
@@ -124,10 +131,8 @@ func (kr *Keyring) mint(kind Kind, id CopyID, linkHash []byte) (string, error) {
 		return "", errors.New("token: keyring has no active key")
 	}
 	kid := kr.active
-	key := kr.keys[kid]
 	head := header(kind, kid, id)
-	tag := mac(key, head, linkHash)
-	return enc.EncodeToString(append(head, tag...)), nil
+	return enc.EncodeToString(kr.keys[kid].mac(head, head, linkHash)), nil
 }
 
 func header(kind Kind, kid string, id CopyID) []byte {
@@ -135,14 +140,6 @@ func header(kind Kind, kid string, id CopyID) []byte {
 	b = append(b, version, byte(kind), byte(len(kid)))
 	b = append(b, kid...)
 	return append(b, id[:]...)
-}
-
-func mac(key, head, linkHash []byte) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(domain))
-	m.Write(head)
-	m.Write(linkHash)
-	return m.Sum(nil)
 }
 
 // VerifyOpen accepts only an open token signed by a key in the ring.
@@ -164,8 +161,7 @@ func (kr *Keyring) verify(tok string, want Kind, dest string) (Claims, error) {
 	if kr == nil {
 		return c, ErrInvalid
 	}
-	// Longest possible token: header with a MaxKeyIDLen id plus copy id and tag.
-	if len(tok) > enc.EncodedLen(3+MaxKeyIDLen+copyIDLen+tagLen) {
+	if len(tok) > enc.EncodedLen(maxRaw) {
 		return c, ErrInvalid
 	}
 	// encoding/base64 skips '\r' and '\n' even in strict mode, which would
@@ -175,10 +171,16 @@ func (kr *Keyring) verify(tok string, want Kind, dest string) (Claims, error) {
 			return c, ErrInvalid
 		}
 	}
-	raw, err := enc.DecodeString(tok)
-	if err != nil || len(raw) < 3 {
+	// Decode into pooled scratch space (it reaches hash.Hash.Write, so it
+	// would escape to the heap anyway); Decode only reads its source, so
+	// the string's bytes are used in place instead of copied.
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	n, err := enc.Decode(sc.raw[:], unsafe.Slice(unsafe.StringData(tok), len(tok)))
+	if err != nil || n < 3 {
 		return c, ErrInvalid
 	}
+	raw := sc.raw[:n]
 	if raw[0] != version || Kind(raw[1]) != want {
 		return c, ErrInvalid
 	}
@@ -186,26 +188,32 @@ func (kr *Keyring) verify(tok string, want Kind, dest string) (Claims, error) {
 	if kidLen == 0 || kidLen > MaxKeyIDLen || len(raw) != 3+kidLen+copyIDLen+tagLen {
 		return c, ErrInvalid
 	}
-	kid := string(raw[3 : 3+kidLen])
-	key, ok := kr.keys[kid]
+	k, ok := kr.keys[string(raw[3:3+kidLen])]
 	if !ok {
 		return c, ErrInvalid
 	}
 	headEnd := 3 + kidLen + copyIDLen
 	var lh []byte
 	if want == KindClick {
-		h := LinkHash(dest)
-		lh = h[:]
-		c.LinkHash = h
+		c.LinkHash = LinkHash(dest)
+		lh = c.LinkHash[:]
 	}
-	if !hmac.Equal(mac(key, raw[:headEnd], lh), raw[headEnd:]) {
+	if !hmac.Equal(k.mac(sc.tag[:0], raw[:headEnd], lh), raw[headEnd:]) {
 		return Claims{}, ErrInvalid
 	}
 	c.Kind = want
-	c.KeyID = kid
+	c.KeyID = k.id
 	copy(c.CopyID[:], raw[3+kidLen:headEnd])
 	return c, nil
 }
+
+// scratch is verify's working space.
+type scratch struct {
+	raw [maxRaw]byte
+	tag [tagLen]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 func isURLAlphabet(b byte) bool {
 	return b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_'
