@@ -85,6 +85,11 @@ func openView(win *ui.MainWindow, v string) {
 	case "new":
 		win.NewMessage()
 	default:
+		if win.CurrentScreen() == kind {
+			// Already shown (the window opens on Sent): selecting it
+			// again would load the list a second time.
+			return
+		}
 		if err := win.ShowScreen(kind); err != nil {
 			fmt.Fprintf(os.Stderr, "mailroom: MAILROOM_OPEN: %v\n", err)
 		}

@@ -63,6 +63,14 @@ func (c *pageCache) startLoad(page int) bool {
 	return true
 }
 
+// abandonLoad forgets that page was on its way (a reload found it past
+// the end of the list and did not fetch it).
+func (c *pageCache) abandonLoad(page, gen int) {
+	if g, ok := c.loading[page]; ok && g == gen {
+		delete(c.loading, page)
+	}
+}
+
 // finishLoad stores a fetched page unless a newer generation started.
 func (c *pageCache) finishLoad(page, gen int, rows []MessageRow, err error) {
 	if g, ok := c.loading[page]; ok && g == gen {

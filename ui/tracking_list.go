@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -57,9 +58,14 @@ type trackingScreen struct {
 	info      *widget.Label
 	list      *widget.List
 
-	q         Query
-	cache     *pageCache
-	searchDeb debouncer
+	q     Query
+	cache *pageCache
+	// lastPage is the page of the row drawn last: a reload fetches it
+	// with the count, so the rows on screen come back in one round.
+	lastPage int
+	// stopReload cancels the queries of the reload in flight.
+	stopReload context.CancelFunc
+	searchDeb  debouncer
 	// setting is true while widgets are set from a Query, so their
 	// callbacks do not each start a reload.
 	setting  bool
@@ -108,7 +114,9 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 		func() int { return t.cache.count },
 		func() fyne.CanvasObject { return newMessageRowView(t) },
 		func(id widget.ListItemID, o fyne.CanvasObject) {
-			if page := id / t.cache.size; !t.cache.fresh(page) {
+			page := id / t.cache.size
+			t.lastPage = page
+			if !t.cache.fresh(page) {
 				t.loadPage(page)
 			}
 			row, ok := t.cache.row(id)
@@ -314,39 +322,79 @@ func (t *trackingScreen) loadAccounts() {
 
 // reload recounts and invalidates the cached pages. Pages stay visible
 // until their fresh copy arrives, so live updates do not flicker.
+//
+// The count and the page on screen come back together, so the rows show
+// as soon as the list does (one query each, a few milliseconds); the
+// per-status counts, which read every recipient, follow in a second step
+// and never hold the rows back. A newer reload cancels the queries of the
+// one it replaces instead of letting them compete for the CPU and the
+// read connections (at start the window and the first change from the
+// workers each reload).
 func (t *trackingScreen) reload() {
 	if t.e.svc.Tracking == nil {
 		t.showEmpty()
 		return
 	}
 	gen := t.cache.invalidate()
-	q := t.q
+	if t.stopReload != nil {
+		t.stopReload()
+	}
+	ctx, cancel := t.e.callCtx()
+	t.stopReload = cancel
+	q, size, page := t.q, t.cache.size, t.lastPage
+	t.cache.startLoad(page)
 	t.e.run(func() func() {
-		ctx, cancel := t.e.callCtx()
-		defer cancel()
 		n, err := t.e.svc.Tracking.Count(ctx, q)
-		var counts map[tracking.Status]int
-		if err == nil {
-			counts, err = t.e.svc.Tracking.Counts(ctx, q)
+		var rows []MessageRow
+		fetched := err == nil && page*size < n
+		if fetched {
+			rows, err = t.e.svc.Tracking.Page(ctx, q, page*size, size)
 		}
 		return func() {
+			if fetched {
+				t.cache.finishLoad(page, gen, rows, err)
+			} else {
+				t.cache.abandonLoad(page, gen)
+			}
 			if gen != t.cache.gen {
 				return // a newer reload is on its way
 			}
 			if err != nil {
+				cancel()
 				t.info.SetText("Could not load: " + err.Error())
 				return
 			}
 			t.cache.count = n
 			t.info.SetText(plural(n, "message", "messages"))
-			t.showCounts(counts)
 			if n == 0 {
 				t.showEmpty()
+			} else {
+				t.body.Objects = []fyne.CanvasObject{t.list}
+				t.body.Refresh()
+				t.list.Refresh()
+			}
+			// The counts ignore the status filter: beside an empty
+			// status they still show where the messages are.
+			t.loadCounts(ctx, cancel, gen, q)
+		}
+	})
+}
+
+// loadCounts fetches the per-status counts of reload gen and shows them
+// unless a newer reload started.
+func (t *trackingScreen) loadCounts(ctx context.Context, cancel context.CancelFunc, gen int, q Query) {
+	t.e.run(func() func() {
+		defer cancel()
+		counts, err := t.e.svc.Tracking.Counts(ctx, q)
+		return func() {
+			if gen != t.cache.gen {
 				return
 			}
-			t.body.Objects = []fyne.CanvasObject{t.list}
-			t.body.Refresh()
-			t.list.Refresh()
+			if err != nil {
+				t.info.SetText("Could not load: " + err.Error())
+				return
+			}
+			t.showCounts(counts)
 		}
 	})
 }
