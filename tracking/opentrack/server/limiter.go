@@ -1,6 +1,7 @@
 package server
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
@@ -8,13 +9,23 @@ import (
 
 // limiter is a token bucket per client: an IPv4 address or an IPv6 /64 (one
 // host usually owns a whole /64, so per-address IPv6 limits are easy to dodge).
+// The buckets are spread over shards, each with its own lock, so that
+// concurrent hits from different clients rarely wait for each other.
 type limiter struct {
 	rate  float64 // tokens per second
 	burst float64
 	now   func() time.Time
 
+	seed   maphash.Seed // random: a client cannot pick which shard it lands in
+	shards [limiterShards]limiterShard
+}
+
+const limiterShards = 32
+
+type limiterShard struct {
 	mu      sync.Mutex
 	buckets map[netip.Prefix]*bucket
+	_       [40]byte // keep neighbouring shards' locks off one cache line
 }
 
 type bucket struct {
@@ -23,11 +34,15 @@ type bucket struct {
 }
 
 // maxBuckets caps memory under a flood from many addresses; beyond it the
-// idle buckets are swept at once.
+// idle buckets of the shard are swept at once.
 const maxBuckets = 1 << 18
 
 func newLimiter(rate float64, burst int, now func() time.Time) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), now: now, buckets: map[netip.Prefix]*bucket{}}
+	l := &limiter{rate: rate, burst: float64(burst), now: now, seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].buckets = map[netip.Prefix]*bucket{}
+	}
+	return l
 }
 
 func limitKey(a netip.Addr) netip.Prefix {
@@ -43,15 +58,16 @@ func limitKey(a netip.Addr) netip.Prefix {
 func (l *limiter) allow(a netip.Addr) bool {
 	k := limitKey(a)
 	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b, ok := l.buckets[k]
+	sh := &l.shards[maphash.Comparable(l.seed, k)%limiterShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	b, ok := sh.buckets[k]
 	if !ok {
-		if len(l.buckets) >= maxBuckets {
-			l.sweepLocked(now)
+		if len(sh.buckets) >= maxBuckets/limiterShards {
+			l.sweepLocked(sh, now)
 		}
 		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[k] = b
+		sh.buckets[k] = b
 	}
 	if el := now.Sub(b.last).Seconds(); el > 0 {
 		b.tokens = min(l.burst, b.tokens+el*l.rate)
@@ -67,16 +83,32 @@ func (l *limiter) allow(a netip.Addr) bool {
 // sweep forgets buckets that have refilled completely: they behave exactly
 // like new ones.
 func (l *limiter) sweep() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.sweepLocked(l.now())
+	now := l.now()
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		l.sweepLocked(sh, now)
+		sh.mu.Unlock()
+	}
 }
 
-func (l *limiter) sweepLocked(now time.Time) {
+func (l *limiter) sweepLocked(sh *limiterShard, now time.Time) {
 	full := time.Duration(l.burst / l.rate * float64(time.Second))
-	for k, b := range l.buckets {
+	for k, b := range sh.buckets {
 		if now.Sub(b.last) >= full {
-			delete(l.buckets, k)
+			delete(sh.buckets, k)
 		}
 	}
+}
+
+// size is the number of buckets kept (for tests).
+func (l *limiter) size() int {
+	n := 0
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		n += len(sh.buckets)
+		sh.mu.Unlock()
+	}
+	return n
 }

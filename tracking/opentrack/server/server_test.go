@@ -409,7 +409,7 @@ func TestRateLimit(t *testing.T) {
 	// Idle full buckets are forgotten.
 	f.clock.Add(time.Hour)
 	f.srv.limiter.sweep()
-	if n := len(f.srv.limiter.buckets); n != 0 {
+	if n := f.srv.limiter.size(); n != 0 {
 		t.Errorf("%d buckets after sweep", n)
 	}
 }

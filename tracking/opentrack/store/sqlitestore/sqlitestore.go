@@ -17,6 +17,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"fmt"
 	"strings"
@@ -54,7 +55,11 @@ type Store struct {
 	loopDone  chan struct{} // closed when the committer is gone
 	closeOnce sync.Once
 
-	inserts [maxRows + 1]*sql.Stmt // committer only: INSERT of n rows, prepared on first use
+	// Committer only: the writer connection the statements below were
+	// prepared on, the INSERT of n rows for each n, and argument space.
+	conn    rawConn
+	inserts [maxRows + 1]driver.Stmt
+	args    []driver.NamedValue
 }
 
 // batch is one group commit. Its callers wait on done; err and the IDs are
@@ -186,68 +191,123 @@ func (s *Store) finish(b *batch) {
 }
 
 // writeBatch inserts evs in one transaction, synced to disk at commit
-// (synchronous=FULL), and returns the ID given to evs[0].
+// (synchronous=FULL), and returns the ID given to evs[0]. It talks to the
+// driver connection directly: database/sql would convert every argument
+// and wrap every statement again for each batch.
 func (s *Store) writeBatch(evs []store.Event) (int64, error) {
 	// Not the callers' contexts: one canceled caller must not undo the
 	// others. No deadline either: a context that can end makes the driver
 	// start a watcher goroutine for every statement.
 	ctx := context.Background()
-	// Prepare before the transaction: it holds the only writer connection.
-	for _, n := range []int{min(len(evs), maxRows), len(evs) % maxRows} {
-		if err := s.prepare(ctx, n); err != nil {
-			return 0, err
-		}
+	conn, err := s.db.W.Conn(ctx)
+	if err != nil {
+		return 0, err
 	}
+	defer conn.Close()
 	var first int64
-	args := make([]any, 0, 8*min(len(evs), maxRows))
-	err := s.db.WithFullSyncTx(ctx, func(tx *sql.Tx) error {
-		for rest := evs; len(rest) > 0; {
-			n := min(len(rest), maxRows)
-			args = args[:0]
-			for i := range rest[:n] {
-				e := &rest[i]
-				args = append(args, e.At.UnixMicro(), e.Kind, e.CopyID, e.KeyID, e.LinkHash, e.UAClass, e.UserAgent, e.Source)
-			}
-			res, err := tx.StmtContext(ctx, s.inserts[n]).ExecContext(ctx, args...)
-			if err != nil {
-				return fmt.Errorf("record events: %w", err)
-			}
-			last, err := res.LastInsertId()
-			if err != nil {
-				return err
-			}
-			// One statement on the only writer: its rows got consecutive
-			// IDs ending at last.
-			if first == 0 {
-				first = last - int64(n) + 1
-			}
-			rest = rest[n:]
-		}
-		return nil
+	err = conn.Raw(func(dc any) error {
+		var err error
+		first, err = s.writeRaw(ctx, dc, evs)
+		return err
 	})
 	return first, err
 }
 
-// prepare makes the n-row INSERT (n in 1..maxRows) ready on the writer pool
-// (one connection), where it stays for every later batch.
-func (s *Store) prepare(ctx context.Context, n int) error {
-	if n == 0 || s.inserts[n] != nil {
-		return nil
+// rawConn is what the committer needs from the driver's connection.
+type rawConn interface {
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
+	driver.ExecerContext
+}
+
+func (s *Store) writeRaw(ctx context.Context, dc any, evs []store.Event) (int64, error) {
+	c, ok := dc.(rawConn)
+	if !ok {
+		return 0, fmt.Errorf("sqlitestore: driver connection %T lacks prepare, begin or exec", dc)
 	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO opentrack_events (at_us, kind, copy_id, key_id, link_hash, ua_class, user_agent, source) VALUES `)
-	for i := range n {
-		if i > 0 {
-			q.WriteByte(',')
+	if c != s.conn {
+		// A new writer connection (the first, or database/sql replaced
+		// it): statements and settings belong to the old one.
+		s.conn, s.inserts = nil, [maxRows + 1]driver.Stmt{}
+		if s.owned {
+			// The writer is ours alone: FULL once, for every commit.
+			if _, err := c.ExecContext(ctx, "PRAGMA synchronous=FULL", nil); err != nil {
+				return 0, err
+			}
 		}
-		q.WriteString("(?,?,?,?,?,?,?,?)")
+		s.conn = c
 	}
-	st, err := s.db.W.PrepareContext(ctx, q.String())
+	if !s.owned {
+		// The app's writer: FULL for this transaction only, as
+		// sqlitedb.WithFullSyncTx does.
+		if _, err := c.ExecContext(ctx, "PRAGMA synchronous=FULL", nil); err != nil {
+			return 0, err
+		}
+		defer c.ExecContext(ctx, "PRAGMA synchronous=NORMAL", nil)
+	}
+	tx, err := c.BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	s.inserts[n] = st
-	return nil
+	var first int64
+	for rest := evs; len(rest) > 0; {
+		n := min(len(rest), maxRows)
+		last, err := s.insertRows(ctx, c, rest[:n])
+		if err != nil {
+			tx.Rollback()
+			return 0, fmt.Errorf("record events: %w", err)
+		}
+		// One statement on the only writer: its rows got consecutive IDs
+		// ending at last.
+		if first == 0 {
+			first = last - int64(n) + 1
+		}
+		rest = rest[n:]
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return first, nil
+}
+
+// insertRows runs the len(evs)-row INSERT, prepared on first use and kept
+// for every later batch on the same connection, and returns the last ID.
+func (s *Store) insertRows(ctx context.Context, c rawConn, evs []store.Event) (int64, error) {
+	n := len(evs)
+	st := s.inserts[n]
+	if st == nil {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO opentrack_events (at_us, kind, copy_id, key_id, link_hash, ua_class, user_agent, source) VALUES `)
+		for i := range n {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?,?,?,?,?)")
+		}
+		var err error
+		if st, err = c.PrepareContext(ctx, q.String()); err != nil {
+			return 0, err
+		}
+		s.inserts[n] = st
+	}
+	ex, ok := st.(driver.StmtExecContext)
+	if !ok {
+		return 0, fmt.Errorf("sqlitestore: driver statement %T lacks ExecContext", st)
+	}
+	args := s.args[:0]
+	for i := range evs {
+		e := &evs[i]
+		for _, v := range [8]driver.Value{e.At.UnixMicro(), e.Kind, e.CopyID, e.KeyID, e.LinkHash, e.UAClass, e.UserAgent, e.Source} {
+			args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+		}
+	}
+	s.args = args
+	res, err := ex.ExecContext(ctx, args)
+	clear(args) // do not keep the events' strings alive
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
 }
 
 // Events implements store.Store.
@@ -319,14 +379,31 @@ func (s *Store) Close() error {
 		default:
 		}
 		<-s.loopDone
-		for _, st := range s.inserts {
-			if st != nil {
-				st.Close()
-			}
-		}
+		s.closeStatements()
 		if s.owned {
 			err = s.db.Close()
 		}
 	})
 	return err
+}
+
+// closeStatements finalizes the prepared INSERTs on the writer connection
+// (the app's keeps running after Close in built-in mode).
+func (s *Store) closeStatements() {
+	conn, err := s.db.W.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	conn.Raw(func(dc any) error {
+		if c, ok := dc.(rawConn); ok && c == s.conn {
+			for _, st := range s.inserts {
+				if st != nil {
+					st.Close()
+				}
+			}
+		}
+		return nil
+	})
+	s.conn, s.inserts = nil, [maxRows + 1]driver.Stmt{}
 }
