@@ -38,6 +38,10 @@ type Options struct {
 	Readers     int           // default 4
 }
 
+// readerCacheKiB is the page cache of each read connection; the writer
+// keeps SQLite's default (2 MB), which its transactions reuse.
+const readerCacheKiB = 512
+
 func dsn(file string, readOnly bool, busy time.Duration) string {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -47,6 +51,14 @@ func dsn(file string, readOnly bool, busy time.Duration) string {
 	// that must survive power loss too (enqueue) raise it to FULL themselves.
 	q.Add("_pragma", "synchronous(NORMAL)")
 	if readOnly {
+		// Each connection has its own page cache (2 MB by default), kept
+		// for the life of the connection: 8 MB over four readers, a tenth
+		// of the desktop app's memory. The readers' queries (list pages,
+		// counts, searches) either touch a few pages or scan far more
+		// than 2 MB, which the OS's page cache serves either way; 512 KiB
+		// keeps the upper levels of the B-trees. bench/view on 100,000
+		// messages: every query within 5% of its time with 2 MB.
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -readerCacheKiB))
 		q.Add("_pragma", "query_only(1)")
 	}
 	q.Add("_txlock", "immediate")

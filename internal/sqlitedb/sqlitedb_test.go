@@ -42,6 +42,11 @@ func TestOpenMigrateIntegrity(t *testing.T) {
 	if fk != 1 {
 		t.Fatal("foreign keys off")
 	}
+	var cache int
+	db.R.QueryRow(`PRAGMA cache_size`).Scan(&cache)
+	if cache != -readerCacheKiB {
+		t.Fatalf("readers' cache_size = %d, want %d", cache, -readerCacheKiB)
+	}
 	if _, err := db.R.Exec(`INSERT INTO t(a) VALUES(2)`); err == nil {
 		t.Fatal("read pool accepted a write")
 	}
