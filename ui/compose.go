@@ -198,7 +198,39 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 
 func (c *composeScreen) view() fyne.CanvasObject { return c.root }
 
-func (c *composeScreen) activate() { c.loadAccounts() }
+func (c *composeScreen) activate() {
+	c.loadAccounts()
+	if c.draftID == "" && c.isEmpty() {
+		c.applyTrackingDefaults()
+	}
+}
+
+// applyTrackingDefaults ticks "Track opens" / "Track clicks" on a fresh
+// form as the settings say (tracking.default_opens, default_clicks), and
+// only while a tracker is configured.
+func (c *composeScreen) applyTrackingDefaults() {
+	if c.e.svc.Settings == nil {
+		return
+	}
+	c.e.run(func() func() {
+		ctx, cancel := c.e.callCtx()
+		defer cancel()
+		mode, _ := c.e.svc.Settings.Get(ctx, "tracking.mode")
+		opens, _ := c.e.svc.Settings.Get(ctx, "tracking.default_opens")
+		clicks, _ := c.e.svc.Settings.Get(ctx, "tracking.default_clicks")
+		return func() {
+			if mode == "" || mode == "off" || c.draftID != "" || !c.isEmpty() {
+				return
+			}
+			was := c.loading
+			c.loading = true
+			c.trackOpens.SetChecked(opens == "true")
+			c.trackClicks.SetChecked(clicks == "true")
+			c.loading = was
+			c.updateTrackNote()
+		}
+	})
+}
 
 // loadAccounts fills the From picker, or shows "Add an account to start".
 func (c *composeScreen) loadAccounts() {
@@ -364,6 +396,7 @@ func (c *composeScreen) reset() {
 	}
 	c.suppressed.Hide()
 	c.relayout()
+	c.applyTrackingDefaults()
 }
 
 // changed marks the form dirty and schedules a draft save.

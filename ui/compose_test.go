@@ -188,3 +188,20 @@ func TestComposeDraftLoadChecksSuppression(t *testing.T) {
 		t.Errorf("suppressed %v %q, cc error %v", m.compose.suppressed.Visible(), m.compose.suppressed.Text, m.compose.ccErr.Visible())
 	}
 }
+
+func TestComposeStartsWithTrackingDefaults(t *testing.T) {
+	f := newFakes()
+	f.settings.vals = map[string]string{"tracking.mode": "builtin", "tracking.default_opens": "true"}
+	m := newTestWindow(t, f)
+	m.NewMessage()
+	if !m.compose.trackOpens.Checked || m.compose.trackClicks.Checked {
+		t.Fatalf("new message: track opens %v, clicks %v; want the settings' defaults (true, false)",
+			m.compose.trackOpens.Checked, m.compose.trackClicks.Checked)
+	}
+	f.settings.vals["tracking.mode"] = "off"
+	m.compose.trackOpens.SetChecked(false)
+	m.NewMessage()
+	if m.compose.trackOpens.Checked {
+		t.Fatal("with tracking off, a new message must not start tracked")
+	}
+}
