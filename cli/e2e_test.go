@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-message/textproto"
 
 	"mailroom/internal/mailstack"
 	"mailroom/tracking"
@@ -129,10 +132,38 @@ func TestEndToEndThroughPostfixAndDovecot(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "bounced") {
 		t.Fatalf("status %s:\n%s", id, out)
 	}
-	// Bob's copy arrived once.
+	// Bob's copy arrived once, with the headers Mailroom wrote.
 	msgs, _ := st.Messages("bob")
 	if len(msgs) != 1 {
 		t.Fatalf("bob has %d messages", len(msgs))
+	}
+	f, err := os.Open(msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := textproto.ReadHeader(bufio.NewReader(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var statusMsgs []tracking.MessageStatus
+	_, out, _ = runCLI(t, dir, "", "status", id, "--json")
+	json.Unmarshal([]byte(out), &statusMsgs)
+	for field, want := range map[string]string{
+		"From": `"Alice" <alice@example.test>`, "To": "<bob@example.test>, <unknown@example.test>",
+		"Cc": "<" + mailstack.TempFailAddr + ">", "Subject": "Invoice 7", "Message-Id": statusMsgs[0].MessageID, "Mime-Version": "1.0",
+	} {
+		got := h.Get(field)
+		if field == "From" {
+			got = strings.ReplaceAll(got, "Alice <", `"Alice" <`)
+			got = strings.ReplaceAll(got, `""`, `"`)
+		}
+		if got != want {
+			t.Errorf("delivered %s = %q, want %q", field, h.Get(field), want)
+		}
+	}
+	if h.Get("X-Mailroom-Tracking-Id") == "" || h.Has("Bcc") {
+		t.Errorf("delivered copy: tracking header %q, Bcc present %v", h.Get("X-Mailroom-Tracking-Id"), h.Has("Bcc"))
 	}
 	// The Sent copy was appended to alice's \Sent mailbox, untracked.
 	sent, _ := filepath.Glob(filepath.Join(st.MaildirPath("alice"), ".Sent", "cur", "*"))
