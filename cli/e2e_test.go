@@ -150,13 +150,12 @@ func TestEndToEndThroughPostfixAndDovecot(t *testing.T) {
 	_, out, _ = runCLI(t, dir, "", "status", id, "--json")
 	json.Unmarshal([]byte(out), &statusMsgs)
 	for field, want := range map[string]string{
-		"From": `"Alice" <alice@example.test>`, "To": "<bob@example.test>, <unknown@example.test>",
+		"From": "Alice <alice@example.test>", "To": "<bob@example.test>, <unknown@example.test>",
 		"Cc": "<" + mailstack.TempFailAddr + ">", "Subject": "Invoice 7", "Message-Id": statusMsgs[0].MessageID, "Mime-Version": "1.0",
 	} {
 		got := h.Get(field)
 		if field == "From" {
-			got = strings.ReplaceAll(got, "Alice <", `"Alice" <`)
-			got = strings.ReplaceAll(got, `""`, `"`)
+			got = strings.ReplaceAll(got, `"`, "") // a quoted display name is the same name
 		}
 		if got != want {
 			t.Errorf("delivered %s = %q, want %q", field, h.Get(field), want)
