@@ -538,7 +538,9 @@ func (d *accountDialog) save() {
 			d.d.Hide()
 			d.a.dlg = nil
 			d.a.reload()
-			d.a.m.compose.loadAccounts()
+			if c := d.a.m.built.compose; c != nil {
+				c.loadAccounts() // else Compose loads them when first shown
+			}
 		}
 	})
 }

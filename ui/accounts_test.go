@@ -17,7 +17,7 @@ func TestAccountDialogPresetTestAndSave(t *testing.T) {
 	}
 	m := newTestWindow(t, f)
 	m.ShowAccountDialog("")
-	d := m.accounts.dlg
+	d := m.accounts().dlg
 	if d == nil {
 		t.Fatal("no dialog")
 	}
@@ -61,7 +61,7 @@ func TestAccountDialogPresetTestAndSave(t *testing.T) {
 		in.PasswordSource != PasswordKeyring || in.SMTPPort != 465 || in.IMAPSecurity != mail.ImplicitTLS {
 		t.Errorf("added %+v", in)
 	}
-	if m.accounts.dlg != nil {
+	if m.accounts().dlg != nil {
 		t.Error("dialog still open")
 	}
 	requireText(t, content(m), "personal", "SMTP smtp.fastmail.com:465, TLS")
@@ -73,7 +73,7 @@ func TestAccountDialogEditAndAutoconfig(t *testing.T) {
 		IMAPHost: "mail.example.org", IMAPPort: 993, IMAPSecurity: mail.ImplicitTLS}}
 	m := newTestWindow(t, f)
 	m.ShowAccountDialog("work")
-	d := m.accounts.dlg
+	d := m.accounts().dlg
 	if d.name.Text != "work" || d.smtpHost.Text != "smtp.example.com" {
 		t.Fatalf("edit dialog not filled: %q %q", d.name.Text, d.smtpHost.Text)
 	}
@@ -147,11 +147,11 @@ func TestShowAccountDialogEditsBeforeTheListArrives(t *testing.T) {
 	m := newMainWindow(test.NewTempApp(t), f.services(), options{sync: true, run: q.run})
 	m.Show()
 	m.ShowAccountDialog("work")
-	if len(m.accounts.accounts) != 0 {
+	if len(m.accounts().accounts) != 0 {
 		t.Fatal("the list arrived early: the test no longer tests the start-up order")
 	}
 	q.drain()
-	d := m.accounts.dlg
+	d := m.accounts().dlg
 	if d == nil {
 		t.Fatal("no dialog")
 	}
@@ -177,8 +177,8 @@ func TestShowAccountDialogEditsBeforeTheListArrives(t *testing.T) {
 	// An unknown name opens no dialog (an error says why).
 	m.ShowAccountDialog("nope")
 	q.drain()
-	if m.accounts.dlg != nil {
-		t.Errorf("a dialog opened for an unknown account (editing %q)", m.accounts.dlg.editing)
+	if m.accounts().dlg != nil {
+		t.Errorf("a dialog opened for an unknown account (editing %q)", m.accounts().dlg.editing)
 	}
 }
 
@@ -191,7 +191,7 @@ func TestAccountCardEditOpensFilledDialog(t *testing.T) {
 		t.Fatal("no Edit button")
 	}
 	test.Tap(b)
-	if d := m.accounts.dlg; d == nil || d.editing != "work" || d.smtpHost.Text != "smtp.example.com" {
+	if d := m.accounts().dlg; d == nil || d.editing != "work" || d.smtpHost.Text != "smtp.example.com" {
 		t.Fatalf("edit dialog not filled: %+v", d)
 	}
 }

@@ -53,30 +53,30 @@ func TestScreensWithServiceCallsOnGoroutines(t *testing.T) {
 		twice(func() { m.ShowScreen(it.name) })
 	}
 	twice(func() { m.ShowScreen(ScreenSent) })
-	twice(func() { m.sent.search.SetText(m.sent.search.Text + "1") })
-	r.do(func() { m.sent.list.ScrollTo(5) })
+	twice(func() { m.sent().search.SetText(m.sent().search.Text + "1") })
+	r.do(func() { m.sent().list.ScrollTo(5) })
 	twice(func() { m.OpenMessage("msg1") })
 	twice(func() { m.ShowScreen(ScreenOverview) })
 	r.do(func() { m.OpenMessage("msg1") })
 	r.do(func() { m.ShowAccountDialog("work") })
 	r.do(func() {
-		if m.accounts.dlg == nil || m.accounts.dlg.editing != "work" {
+		if m.accounts().dlg == nil || m.accounts().dlg.editing != "work" {
 			t.Error("no edit dialog for work")
 			return
 		}
-		m.accounts.dlg.save()
+		m.accounts().dlg.save()
 	})
 	twice(func() { m.ShowScreen(ScreenOutbox) })
 	twice(func() { test.Tap(findButton(content(m), "Retry now")) })
 	twice(func() { m.ShowScreen(ScreenSettings) })
-	r.do(func() { m.settings.fields["outbox.lifetime"].entry.SetText("4d") })
-	twice(func() { m.settings.save() })
+	r.do(func() { m.settings().fields["outbox.lifetime"].entry.SetText("4d") })
+	twice(func() { m.settings().save() })
 	r.do(func() { m.NewMessage() })
 	r.do(func() {
-		test.Type(m.compose.to, "bob@example.com")
-		test.Type(m.compose.subject, "Hello")
+		test.Type(m.compose().to, "bob@example.com")
+		test.Type(m.compose().subject, "Hello")
 	})
-	r.do(func() { m.compose.send() })
+	r.do(func() { m.compose().send() })
 	r.do(func() {
 		if len(f.compose.sent) != 1 {
 			t.Errorf("sent %d", len(f.compose.sent))

@@ -11,7 +11,7 @@ import (
 func TestComposeInvalidAddressShowsInlineError(t *testing.T) {
 	m := newTestWindow(t, newFakes())
 	m.ShowScreen(ScreenCompose)
-	c := m.compose
+	c := m.compose()
 
 	test.Type(c.to, "bob@")
 	if !c.toErr.Visible() || c.toErr.Text == "" {
@@ -38,7 +38,7 @@ func TestComposeSendValidatesAndQueues(t *testing.T) {
 	f := newFakes()
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenCompose)
-	c := m.compose
+	c := m.compose()
 
 	c.send()
 	if len(f.compose.sent) != 0 {
@@ -74,7 +74,7 @@ func TestComposeSendLater(t *testing.T) {
 	f := newFakes()
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenCompose)
-	c := m.compose
+	c := m.compose()
 	test.Type(c.to, "bob@example.com")
 	test.Tap(c.laterBtn)
 	day := testNow.AddDate(0, 0, 1)
@@ -100,7 +100,7 @@ func TestComposeDraftSurvivesReopen(t *testing.T) {
 	a := test.NewTempApp(t)
 	m := newTestWindowOn(a, f)
 	m.ShowScreen(ScreenCompose)
-	c := m.compose
+	c := m.compose()
 	test.Type(c.to, "bob@example.com")
 	test.Type(c.subject, "Quarterly report")
 	test.Type(c.body, "Numbers attached.")
@@ -117,11 +117,11 @@ func TestComposeDraftSurvivesReopen(t *testing.T) {
 	m2 := newTestWindowOn(a, f)
 	m2.ShowScreen(ScreenDrafts)
 	requireText(t, content(m2), "Quarterly report", "To: bob@example.com")
-	m2.drafts.list.Select(0)
+	m2.drafts().list.Select(0)
 	if m2.CurrentScreen() != ScreenCompose {
 		t.Fatalf("draft opened on %q", m2.CurrentScreen())
 	}
-	c2 := m2.compose
+	c2 := m2.compose()
 	if c2.to.Text != "bob@example.com" || c2.subject.Text != "Quarterly report" || c2.body.Text != "Numbers attached." ||
 		c2.format.Selected != labelMarkdown || !c2.trackOpens.Checked {
 		t.Errorf("draft not restored: to=%q subject=%q body=%q format=%q opens=%v",
@@ -140,7 +140,7 @@ func TestComposeWarnings(t *testing.T) {
 	f.compose.maxSize = 1000
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenCompose)
-	c := m.compose
+	c := m.compose()
 
 	test.Type(c.to, "bob@example.com")
 	if !c.suppressed.Visible() || !strings.Contains(c.suppressed.Text, "bob@example.com is on the suppression list (bounced 5.1.1 on 2 May)") {
@@ -172,9 +172,9 @@ func TestComposeAttachmentReadsSize(t *testing.T) {
 	}
 	m := newTestWindow(t, newFakes())
 	m.ShowScreen(ScreenCompose)
-	m.compose.addAttachment(path, "a.txt")
-	if len(m.compose.attachments) != 1 || m.compose.attachments[0].Size != 3000 {
-		t.Fatalf("attachments: %+v", m.compose.attachments)
+	m.compose().addAttachment(path, "a.txt")
+	if len(m.compose().attachments) != 1 || m.compose().attachments[0].Size != 3000 {
+		t.Fatalf("attachments: %+v", m.compose().attachments)
 	}
 }
 
@@ -184,8 +184,8 @@ func TestComposeDraftLoadChecksSuppression(t *testing.T) {
 	id, _ := f.drafts.Save(nil, Draft{Input: ComposeInput{Account: "work", To: "dana@example.com, bob@example.net", Cc: "eve@"}})
 	m := newTestWindow(t, f)
 	m.OpenDraft(id)
-	if !m.compose.suppressed.Visible() || !m.compose.ccErr.Visible() {
-		t.Errorf("suppressed %v %q, cc error %v", m.compose.suppressed.Visible(), m.compose.suppressed.Text, m.compose.ccErr.Visible())
+	if !m.compose().suppressed.Visible() || !m.compose().ccErr.Visible() {
+		t.Errorf("suppressed %v %q, cc error %v", m.compose().suppressed.Visible(), m.compose().suppressed.Text, m.compose().ccErr.Visible())
 	}
 }
 
@@ -194,14 +194,14 @@ func TestComposeStartsWithTrackingDefaults(t *testing.T) {
 	f.settings.vals = map[string]string{"tracking.mode": "builtin", "tracking.default_opens": "true"}
 	m := newTestWindow(t, f)
 	m.NewMessage()
-	if !m.compose.trackOpens.Checked || m.compose.trackClicks.Checked {
+	if !m.compose().trackOpens.Checked || m.compose().trackClicks.Checked {
 		t.Fatalf("new message: track opens %v, clicks %v; want the settings' defaults (true, false)",
-			m.compose.trackOpens.Checked, m.compose.trackClicks.Checked)
+			m.compose().trackOpens.Checked, m.compose().trackClicks.Checked)
 	}
 	f.settings.vals["tracking.mode"] = "off"
-	m.compose.trackOpens.SetChecked(false)
+	m.compose().trackOpens.SetChecked(false)
 	m.NewMessage()
-	if m.compose.trackOpens.Checked {
+	if m.compose().trackOpens.Checked {
 		t.Fatal("with tracking off, a new message must not start tracked")
 	}
 }

@@ -81,10 +81,10 @@ func newDetailScreen(e *env, m *MainWindow) *detailScreen {
 		}, d.e.win)
 	})
 	exportCSV := widget.NewButtonWithIcon("CSV", theme.DownloadIcon(), func() {
-		m.sent.export("csv", Query{IDs: []string{d.cur.ID}})
+		m.sent().export("csv", Query{IDs: []string{d.cur.ID}})
 	})
 	exportJSON := widget.NewButtonWithIcon("JSON", theme.DownloadIcon(), func() {
-		m.sent.export("json", Query{IDs: []string{d.cur.ID}})
+		m.sent().export("json", Query{IDs: []string{d.cur.ID}})
 	})
 	bar := container.NewBorder(nil, nil, back,
 		container.NewHBox(d.retry, d.cancel, widget.NewLabel("Export:"), exportCSV, exportJSON), d.title)

@@ -53,7 +53,7 @@ func TestDetailShowsEventsAsPlainText(t *testing.T) {
 	if m.CurrentScreen() != "detail" {
 		t.Fatalf("screen %q", m.CurrentScreen())
 	}
-	pane := m.detail.pane
+	pane := m.detail().pane
 	requireText(t, content(m), "Invoice 42", "Message-ID <msg1@example.com>", "Open tracking on")
 	requireText(t, pane,
 		"bob@example.net",
@@ -108,13 +108,13 @@ func TestDetailShowsEventsAsPlainText(t *testing.T) {
 	if len(f.tracking.unsuppress) != 1 || f.tracking.unsuppress[0] != "bob@example.net" {
 		t.Errorf("unsuppress %v", f.tracking.unsuppress)
 	}
-	if hasText(m.detail.pane, "On the suppression list") {
+	if hasText(m.detail().pane, "On the suppression list") {
 		t.Error("still shown as suppressed after removal")
 	}
 
 	// The other recipient.
-	m.detail.recList.Select(1)
-	requireText(t, m.detail.pane, "carol@example.org", "Delivered to the recipient's mailbox", "Action: delivered")
+	m.detail().recList.Select(1)
+	requireText(t, m.detail().pane, "carol@example.org", "Delivered to the recipient's mailbox", "Action: delivered")
 }
 
 func TestDetailActionsFollowStatus(t *testing.T) {
@@ -123,15 +123,15 @@ func TestDetailActionsFollowStatus(t *testing.T) {
 	f.tracking.msgs = []MessageDetail{md, bounceWithOpen()}
 	m := newTestWindow(t, f)
 	m.OpenMessage("q1")
-	if m.detail.retry.Disabled() {
+	if m.detail().retry.Disabled() {
 		t.Fatal("retry disabled for a deferred message")
 	}
-	test.Tap(m.detail.retry)
+	test.Tap(m.detail().retry)
 	if len(f.outbox.retried) != 1 || f.outbox.retried[0] != "q1" {
 		t.Errorf("retried %v", f.outbox.retried)
 	}
 	m.OpenMessage("msg1")
-	if !m.detail.retry.Disabled() || !m.detail.cancel.Disabled() {
+	if !m.detail().retry.Disabled() || !m.detail().cancel.Disabled() {
 		t.Error("retry/cancel enabled for a finished message")
 	}
 }

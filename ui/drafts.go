@@ -66,7 +66,7 @@ func (d *draftsScreen) reload() {
 
 // open loads a draft into Compose (after saving the one being written).
 func (d *draftsScreen) open(id string) {
-	d.m.compose.flush(func() {
+	d.m.compose().flush(func() {
 		d.e.run(func() func() {
 			ctx, cancel := d.e.callCtx()
 			defer cancel()
@@ -76,7 +76,7 @@ func (d *draftsScreen) open(id string) {
 					d.e.showError("Open draft", err)
 					return
 				}
-				d.m.compose.load(dr)
+				d.m.compose().load(dr)
 				d.m.ShowScreen(ScreenCompose)
 			}
 		})

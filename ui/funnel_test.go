@@ -35,7 +35,7 @@ func TestFunnelBarsMatchData(t *testing.T) {
 		stageBounced: 1, stageRejected: 1, stageDeferred: 2, stageExpired: 1,
 	}
 	for name, n := range want {
-		b := m.overview.bars[name]
+		b := m.overview().bars[name]
 		if b.count != n {
 			t.Errorf("%s bar: %d, want %d", name, b.count, n)
 		}
@@ -45,14 +45,14 @@ func TestFunnelBarsMatchData(t *testing.T) {
 	}
 	requireText(t, content(m), "Queued: 10", "Accepted by the server: 6 (60%)", "Delivered to the mailbox: 3 (30%)", "Opened: 3 (30%)")
 
-	m.overview.period.SetSelected("All time")
-	if b := m.overview.bars[stageDelivered]; b.count != 4 {
+	m.overview().period.SetSelected("All time")
+	if b := m.overview().bars[stageDelivered]; b.count != 4 {
 		t.Errorf("all time delivered %d", b.count)
 	}
 
 	// A bar opens the list filtered to it.
-	m.overview.period.SetSelected("Last 30 days")
-	test.Tap(m.overview.bars[stageAccepted])
+	m.overview().period.SetSelected("Last 30 days")
+	test.Tap(m.overview().bars[stageAccepted])
 	if m.CurrentScreen() != ScreenSent {
 		t.Fatalf("bar led to %q", m.CurrentScreen())
 	}
@@ -60,20 +60,20 @@ func TestFunnelBarsMatchData(t *testing.T) {
 	if !reflect.DeepEqual(q.Statuses, acceptedOrLater) || !q.From.Equal(testNow.Add(-30*24*time.Hour)) {
 		t.Errorf("query %+v", q)
 	}
-	if m.sent.cache.count != 6 {
-		t.Errorf("list shows %d messages, bar said 6", m.sent.cache.count)
+	if m.sent().cache.count != 6 {
+		t.Errorf("list shows %d messages, bar said 6", m.sent().cache.count)
 	}
-	if m.sent.statusSel.Selected != statusGroups[0].label {
-		t.Errorf("status filter shows %q", m.sent.statusSel.Selected)
+	if m.sent().statusSel.Selected != statusGroups[0].label {
+		t.Errorf("status filter shows %q", m.sent().statusSel.Selected)
 	}
 
 	m.ShowScreen(ScreenOverview)
-	test.Tap(m.overview.bars[stageOpened])
+	test.Tap(m.overview().bars[stageOpened])
 	if q := f.tracking.lastQuery(); !q.Opened || len(q.Statuses) != 0 {
 		t.Errorf("opened bar query %+v", q)
 	}
-	if m.sent.cache.count != 3 {
-		t.Errorf("opened list %d", m.sent.cache.count)
+	if m.sent().cache.count != 3 {
+		t.Errorf("opened list %d", m.sent().cache.count)
 	}
 }
 

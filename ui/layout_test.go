@@ -21,7 +21,7 @@ func TestInlineNotesAreLaidOut(t *testing.T) {
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenCompose)
 	test.RenderToMarkup(m.Canvas()) // first layout
-	c := m.compose
+	c := m.compose()
 	test.Type(c.to, "bob@example.com, x@")
 	if s := c.toErr.Size(); s.Height == 0 || s.Width == 0 {
 		t.Errorf("To error has size %v", s)
@@ -82,10 +82,10 @@ func TestScreensFitASmallWindow(t *testing.T) {
 	m.OpenMessageRecipient("crowded", "a-rather-long-mailbox-name-8@subdomain.example-corporation.example")
 	check("detail", m.Canvas().Content())
 	m.ShowAccountDialog("work")
-	if m.accounts.dlg == nil {
+	if m.accounts().dlg == nil {
 		t.Fatal("no account dialog")
 	}
-	check("account dialog", m.accounts.dlg.content)
+	check("account dialog", m.accounts().dlg.content)
 }
 
 // The tracking list keeps the navigation at its width and each row
@@ -101,11 +101,11 @@ func TestTrackingRowsFitTheWindow(t *testing.T) {
 		if w := m.nav.Size().Width; w < m.navWidth()-1 {
 			t.Errorf("%v: navigation %v wide, want %v", size, w, m.navWidth())
 		}
-		rows := visibleRows(t, m.sent)
+		rows := visibleRows(t, m.sent())
 		if len(rows) < 3 {
 			t.Fatalf("%v: %d rows", size, len(rows))
 		}
-		listW := m.sent.list.Size().Width
+		listW := m.sent().list.Size().Width
 		overflowed := false
 		for _, r := range rows {
 			line := r.outer.Objects[1]
@@ -163,11 +163,11 @@ func TestOutboxIsVirtualized(t *testing.T) {
 		t.Errorf("%d cards", cards)
 	}
 	requireText(t, content(m), "Outbox — 300 messages waiting", "number 0", "Greylisted")
-	m.outbox.list.Select(5)
-	requireText(t, m.outbox.pane, "number 5")
+	m.outbox().list.Select(5)
+	requireText(t, m.outbox().pane, "number 5")
 	// A live refresh keeps the message being read.
-	m.outbox.reload()
-	if m.outbox.selected != "o5" {
-		t.Errorf("selection moved to %q", m.outbox.selected)
+	m.outbox().reload()
+	if m.outbox().selected != "o5" {
+		t.Errorf("selection moved to %q", m.outbox().selected)
 	}
 }

@@ -10,7 +10,7 @@ func TestSettingsEditAndPersist(t *testing.T) {
 	f.settings.vals = map[string]string{"tracking.mode": "off", "notify.first_open": "true"}
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenSettings)
-	s := m.settings
+	s := m.settings()
 	requireText(t, content(m), "Retry policy", "Give up after", "Open tracking", "Notifications", "Delivery reports", "Other", "experimental.flag")
 
 	if !s.fields["notify.first_open"].check.Checked {
@@ -42,10 +42,10 @@ func TestSettingsEditAndPersist(t *testing.T) {
 	// Reopening shows what was persisted.
 	m.ShowScreen(ScreenSent)
 	m.ShowScreen(ScreenSettings)
-	if got := m.settings.fields["outbox.lifetime"].get(); got != "3d" {
+	if got := m.settings().fields["outbox.lifetime"].get(); got != "3d" {
 		t.Errorf("lifetime after reopen %q", got)
 	}
-	if got := m.settings.fields["tracking.mode"].get(); got != "builtin" {
+	if got := m.settings().fields["tracking.mode"].get(); got != "builtin" {
 		t.Errorf("mode after reopen %q", got)
 	}
 }

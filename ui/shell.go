@@ -37,7 +37,7 @@ type navItem struct {
 	name  string
 	title string
 	icon  fyne.Resource
-	s     screen
+	s     func() screen // builds the screen on first use
 }
 
 // MainWindow is Mailroom's main window: a navigation list on the left and
@@ -54,15 +54,79 @@ type MainWindow struct {
 	current string
 	closing bool
 
-	compose  *composeScreen
-	outbox   *outboxScreen
-	sent     *trackingScreen
-	detail   *detailScreen
-	overview *funnelScreen
-	drafts   *draftsScreen
-	accounts *accountsScreen
-	settings *settingsScreen
-	tray     *tray
+	// built holds the screens built so far. Only the screen shown first
+	// is built before the window shows; the others are built on first
+	// use, through the accessors below (on the UI goroutine), which
+	// keeps them out of the first frame.
+	built struct {
+		compose  *composeScreen
+		outbox   *outboxScreen
+		sent     *trackingScreen
+		detail   *detailScreen
+		overview *funnelScreen
+		drafts   *draftsScreen
+		accounts *accountsScreen
+		settings *settingsScreen
+	}
+	tray *tray
+}
+
+// The screens, each built on first use.
+
+func (m *MainWindow) compose() *composeScreen {
+	if m.built.compose == nil {
+		m.built.compose = newComposeScreen(m.env, m)
+	}
+	return m.built.compose
+}
+
+func (m *MainWindow) outbox() *outboxScreen {
+	if m.built.outbox == nil {
+		m.built.outbox = newOutboxScreen(m.env, m)
+	}
+	return m.built.outbox
+}
+
+func (m *MainWindow) sent() *trackingScreen {
+	if m.built.sent == nil {
+		m.built.sent = newTrackingScreen(m.env, m)
+	}
+	return m.built.sent
+}
+
+func (m *MainWindow) detail() *detailScreen {
+	if m.built.detail == nil {
+		m.built.detail = newDetailScreen(m.env, m)
+	}
+	return m.built.detail
+}
+
+func (m *MainWindow) overview() *funnelScreen {
+	if m.built.overview == nil {
+		m.built.overview = newFunnelScreen(m.env, m)
+	}
+	return m.built.overview
+}
+
+func (m *MainWindow) drafts() *draftsScreen {
+	if m.built.drafts == nil {
+		m.built.drafts = newDraftsScreen(m.env, m)
+	}
+	return m.built.drafts
+}
+
+func (m *MainWindow) accounts() *accountsScreen {
+	if m.built.accounts == nil {
+		m.built.accounts = newAccountsScreen(m.env, m)
+	}
+	return m.built.accounts
+}
+
+func (m *MainWindow) settings() *settingsScreen {
+	if m.built.settings == nil {
+		m.built.settings = newSettingsScreen(m.env, m)
+	}
+	return m.built.settings
 }
 
 // NewMainWindow builds the main window over the services. It does not
@@ -102,22 +166,18 @@ func newMainWindow(a fyne.App, s Services, o options) *MainWindow {
 	}
 	m := &MainWindow{Window: w, env: e, cancel: cancel}
 
-	m.compose = newComposeScreen(e, m)
-	m.outbox = newOutboxScreen(e, m)
-	m.sent = newTrackingScreen(e, m)
-	m.detail = newDetailScreen(e, m)
-	m.overview = newFunnelScreen(e, m)
-	m.drafts = newDraftsScreen(e, m)
-	m.accounts = newAccountsScreen(e, m)
-	m.settings = newSettingsScreen(e, m)
+	// The Sent / Tracking screen is built first: the window opens on it,
+	// and its subscription to tracking changes also refreshes the
+	// message detail and the overview.
+	m.sent()
 	m.items = []navItem{
-		{ScreenCompose, "Compose", theme.MailComposeIcon(), m.compose},
-		{ScreenOutbox, "Outbox", theme.UploadIcon(), m.outbox},
-		{ScreenSent, "Sent / Tracking", theme.MailSendIcon(), m.sent},
-		{ScreenOverview, "Overview", theme.GridIcon(), m.overview},
-		{ScreenDrafts, "Drafts", theme.DocumentIcon(), m.drafts},
-		{ScreenAccounts, "Accounts", theme.AccountIcon(), m.accounts},
-		{ScreenSettings, "Settings", theme.SettingsIcon(), m.settings},
+		{ScreenCompose, "Compose", theme.MailComposeIcon(), func() screen { return m.compose() }},
+		{ScreenOutbox, "Outbox", theme.UploadIcon(), func() screen { return m.outbox() }},
+		{ScreenSent, "Sent / Tracking", theme.MailSendIcon(), func() screen { return m.sent() }},
+		{ScreenOverview, "Overview", theme.GridIcon(), func() screen { return m.overview() }},
+		{ScreenDrafts, "Drafts", theme.DocumentIcon(), func() screen { return m.drafts() }},
+		{ScreenAccounts, "Accounts", theme.AccountIcon(), func() screen { return m.accounts() }},
+		{ScreenSettings, "Settings", theme.SettingsIcon(), func() screen { return m.settings() }},
 	}
 
 	m.nav = widget.NewList(
@@ -152,14 +212,18 @@ func (m *MainWindow) Close() {
 		return
 	}
 	m.closing = true
-	m.compose.flush(func() { m.Window.Close() })
+	if m.built.compose == nil {
+		m.Window.Close() // Compose was never opened: no draft to save
+		return
+	}
+	m.compose().flush(func() { m.Window.Close() })
 }
 
 // ShowScreen selects a screen by name (see the Screen* constants).
 func (m *MainWindow) ShowScreen(name string) error {
-	if m.accounts.dlg != nil && m.accounts.dlg.d != nil {
-		m.accounts.dlg.d.Hide() // a script moved on; a person cannot, the dialog is modal
-		m.accounts.dlg = nil
+	if a := m.built.accounts; a != nil && a.dlg != nil && a.dlg.d != nil {
+		a.dlg.d.Hide() // a script moved on; a person cannot, the dialog is modal
+		a.dlg = nil
 	}
 	for i, it := range m.items {
 		if it.name == name {
@@ -180,9 +244,10 @@ func (m *MainWindow) show(name string) {
 	for _, it := range m.items {
 		if it.name == name {
 			m.current = name
-			m.content.Objects = []fyne.CanvasObject{it.s.view()}
+			s := it.s()
+			m.content.Objects = []fyne.CanvasObject{s.view()}
 			m.content.Refresh()
-			it.s.activate()
+			s.activate()
 			return
 		}
 	}
@@ -192,21 +257,21 @@ func (m *MainWindow) show(name string) {
 func (m *MainWindow) OpenMessage(id string) {
 	m.current = "detail"
 	m.nav.UnselectAll()
-	m.content.Objects = []fyne.CanvasObject{m.detail.view()}
+	m.content.Objects = []fyne.CanvasObject{m.detail().view()}
 	m.content.Refresh()
-	m.detail.load(id)
+	m.detail().load(id)
 }
 
 // OpenMessageRecipient shows a message with one recipient's timeline
 // selected.
 func (m *MainWindow) OpenMessageRecipient(id, address string) {
-	m.detail.wantRecipient = address
+	m.detail().wantRecipient = address
 	m.OpenMessage(id)
 }
 
 // ShowSent shows the tracking list filtered by q.
 func (m *MainWindow) ShowSent(q Query) {
-	m.sent.setQuery(q)
+	m.sent().setQuery(q)
 	m.ShowScreen(ScreenSent)
 }
 
@@ -228,19 +293,19 @@ func (m *MainWindow) navWidth() float32 {
 func (m *MainWindow) ShowAccountDialog(name string) {
 	m.ShowScreen(ScreenAccounts)
 	if name == "" {
-		m.accounts.openDialog(nil)
+		m.accounts().openDialog(nil)
 		return
 	}
-	m.accounts.openByName(name)
+	m.accounts().openByName(name)
 }
 
 // OpenDraft loads a saved draft into Compose.
-func (m *MainWindow) OpenDraft(id string) { m.drafts.open(id) }
+func (m *MainWindow) OpenDraft(id string) { m.drafts().open(id) }
 
 // NewMessage shows an empty compose form (saving the current draft).
 func (m *MainWindow) NewMessage() {
-	m.compose.flush(func() {
-		m.compose.reset()
+	m.compose().flush(func() {
+		m.compose().reset()
 		m.ShowScreen(ScreenCompose)
 	})
 }
@@ -251,12 +316,12 @@ func (m *MainWindow) mainMenu() *fyne.MainMenu {
 	newMsg.Icon = theme.MailComposeIcon()
 	send := fyne.NewMenuItem("Send", func() {
 		if m.current == ScreenCompose {
-			m.compose.send()
+			m.compose().send()
 		}
 	})
 	send.Shortcut = shortcutSend
-	exportCSV := fyne.NewMenuItem("Export as CSV…", func() { m.sent.export("csv", m.sent.query()) })
-	exportJSON := fyne.NewMenuItem("Export as JSON…", func() { m.sent.export("json", m.sent.query()) })
+	exportCSV := fyne.NewMenuItem("Export as CSV…", func() { m.sent().export("csv", m.sent().query()) })
+	exportJSON := fyne.NewMenuItem("Export as JSON…", func() { m.sent().export("json", m.sent().query()) })
 	quit := fyne.NewMenuItem("Quit", m.Close)
 	quit.IsQuit = true
 	file := fyne.NewMenu("File", newMsg, send, fyne.NewMenuItemSeparator(), exportCSV, exportJSON,
@@ -290,13 +355,13 @@ func (m *MainWindow) addShortcuts() {
 	c.AddShortcut(shortcutNew, func(fyne.Shortcut) { m.NewMessage() })
 	c.AddShortcut(shortcutSend, func(fyne.Shortcut) {
 		if m.current == ScreenCompose {
-			m.compose.send()
+			m.compose().send()
 		}
 	})
 	enter := &desktop.CustomShortcut{KeyName: fyne.KeyEnter, Modifier: fyne.KeyModifierShortcutDefault}
 	c.AddShortcut(enter, func(fyne.Shortcut) {
 		if m.current == ScreenCompose {
-			m.compose.send()
+			m.compose().send()
 		}
 	})
 }

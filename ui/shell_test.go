@@ -76,7 +76,7 @@ func TestShortcutsNewAndSend(t *testing.T) {
 	if m.CurrentScreen() != ScreenCompose {
 		t.Fatalf("Ctrl+N led to %q", m.CurrentScreen())
 	}
-	test.Type(m.compose.to, "bob@example.com")
+	test.Type(m.compose().to, "bob@example.com")
 	sc.TypedShortcut(shortcutSend)
 	if len(f.compose.sent) != 1 {
 		t.Errorf("Ctrl+Enter sent %d", len(f.compose.sent))
@@ -117,6 +117,39 @@ func TestShellWithoutServices(t *testing.T) {
 	m.OpenMessage("x")
 	m.ShowAccountDialog("")
 	m.NewMessage()
-	m.compose.send()
+	m.compose().send()
 	m.Close()
+}
+
+// The window builds only the screen it opens on; the others are built
+// when first used, and closing before Compose was ever opened closes.
+func TestShellBuildsScreensOnFirstUse(t *testing.T) {
+	f := newFakes()
+	m := newTestWindow(t, f)
+	b := m.built
+	if b.sent == nil {
+		t.Fatal("the Sent screen was not built")
+	}
+	if b.compose != nil || b.outbox != nil || b.detail != nil || b.overview != nil ||
+		b.drafts != nil || b.accounts != nil || b.settings != nil {
+		t.Errorf("hidden screens built before use: %+v", b)
+	}
+	if err := m.ShowScreen(ScreenOutbox); err != nil {
+		t.Fatal(err)
+	}
+	if m.built.outbox == nil || m.CurrentScreen() != ScreenOutbox {
+		t.Errorf("Outbox not built and shown: %q", m.CurrentScreen())
+	}
+	if m.built.compose != nil {
+		t.Error("Compose built without being used")
+	}
+	closed := false
+	m.SetOnClosed(func() { closed = true })
+	m.Close()
+	if !closed {
+		t.Error("Close did not close the window")
+	}
+	if m.built.compose != nil {
+		t.Error("Close built Compose")
+	}
 }

@@ -151,9 +151,9 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 			case ScreenSent:
 				t.reload()
 			case "detail":
-				m.detail.activate()
+				m.detail().activate()
 			case ScreenOverview:
-				m.overview.reload()
+				m.overview().reload()
 			}
 		})
 	}

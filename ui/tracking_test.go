@@ -46,7 +46,7 @@ func TestTrackingListPagesAndRenders(t *testing.T) {
 	seedList(f, 230)
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenSent)
-	s := m.sent
+	s := m.sent()
 	if s.cache.count != 230 {
 		t.Fatalf("count %d", s.cache.count)
 	}
@@ -81,7 +81,7 @@ func TestTrackingListFiltersAndSearch(t *testing.T) {
 	seedList(f, 60)
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenSent)
-	s := m.sent
+	s := m.sent()
 
 	s.statusSel.SetSelected(string(tracking.Bounced))
 	q := f.tracking.lastQuery()
@@ -136,14 +136,14 @@ func TestTrackingCountsAndEmpty(t *testing.T) {
 	requireText(t, content(m), "No sent messages yet")
 
 	seedList(f, 14)
-	m.sent.reload()
+	m.sent().reload()
 	requireText(t, content(m), "accepted 12", "bounced 2", "delivered 14")
 
-	m.sent.search.SetText("nothing matches this")
+	m.sent().search.SetText("nothing matches this")
 	requireText(t, content(m), "No messages match these filters")
 	test.Tap(findButton(content(m), "Clear filters"))
-	if m.sent.search.Text != "" || m.sent.cache.count != 14 {
-		t.Errorf("clear filters: search %q count %d", m.sent.search.Text, m.sent.cache.count)
+	if m.sent().search.Text != "" || m.sent().cache.count != 14 {
+		t.Errorf("clear filters: search %q count %d", m.sent().search.Text, m.sent().cache.count)
 	}
 }
 
@@ -152,9 +152,9 @@ func TestTrackingRowOpensDetail(t *testing.T) {
 	seedList(f, 3)
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenSent)
-	m.sent.list.Select(1)
-	if m.CurrentScreen() != "detail" || m.detail.cur.ID != "id001" {
-		t.Errorf("screen %q detail %q", m.CurrentScreen(), m.detail.cur.ID)
+	m.sent().list.Select(1)
+	if m.CurrentScreen() != "detail" || m.detail().cur.ID != "id001" {
+		t.Errorf("screen %q detail %q", m.CurrentScreen(), m.detail().cur.ID)
 	}
 }
 
@@ -202,9 +202,9 @@ func TestTrackingCountChipFilters(t *testing.T) {
 	seedList(f, 14)
 	m := newTestWindow(t, f)
 	m.ShowScreen(ScreenSent)
-	m.sent.opened.SetChecked(true)
+	m.sent().opened.SetChecked(true)
 	var chip *countChip
-	walk(m.sent.counts, func(o fyne.CanvasObject) {
+	walk(m.sent().counts, func(o fyne.CanvasObject) {
 		if c, ok := o.(*countChip); ok && c.status == tracking.Bounced {
 			chip = c
 		}
@@ -217,7 +217,7 @@ func TestTrackingCountChipFilters(t *testing.T) {
 	if !reflect.DeepEqual(q.Statuses, []tracking.Status{tracking.Bounced}) || !q.Opened {
 		t.Errorf("query %+v", q)
 	}
-	if m.sent.statusSel.Selected != string(tracking.Bounced) {
-		t.Errorf("status select shows %q", m.sent.statusSel.Selected)
+	if m.sent().statusSel.Selected != string(tracking.Bounced) {
+		t.Errorf("status select shows %q", m.sent().statusSel.Selected)
 	}
 }
