@@ -17,10 +17,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
-	"unicode/utf8"
 
+	benchreport "mailroom/bench/report"
 	"mailroom/mail/report"
 )
 
@@ -30,7 +29,7 @@ func main() {
 	flag.Parse()
 	if _, err := os.Stat(filepath.Join(*dir, "expected.tsv")); err != nil {
 		fmt.Printf("skipped: no corpus at %s\n", *dir)
-		appendSummary([]string{"corpus: accuracy\tskipped (no corpus)\t—\tskip"})
+		benchreport.AppendSummary([]string{"corpus: accuracy\tskipped (no corpus)\t—\tskip"})
 		return
 	}
 	start := time.Now()
@@ -66,7 +65,7 @@ func main() {
 		rows = append(rows, []string{m.name, fmt.Sprint(m.n), fmt.Sprint(m.of), pct, m.aimText, verdict})
 		summary = append(summary, fmt.Sprintf("corpus: %s\t%s (%d/%d)\t%s\t%s", m.name, pct, m.n, m.of, m.aimText, verdict))
 	}
-	printTable(rows)
+	benchreport.Table(rows)
 	for i, mm := range acc.Mismatches {
 		if i == 0 {
 			fmt.Printf("first of %d disagreeing recipients:\n", len(acc.Mismatches))
@@ -77,42 +76,5 @@ func main() {
 		fmt.Printf("  %s #%d (%s, %s): want %s hard=%v, got %q class=%s\n",
 			mm.File, mm.Index, mm.Engine, mm.Reason, mm.WantStatus, mm.WantHard, mm.GotStatus, mm.GotClass)
 	}
-	appendSummary(summary)
-}
-
-// printTable prints rows with the first column left-aligned and the others
-// right-aligned, two spaces apart.
-func printTable(rows [][]string) {
-	width := map[int]int{}
-	for _, r := range rows {
-		for i, c := range r {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, c := range r {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i == 0 {
-				b.WriteString("  " + c + pad)
-			} else {
-				b.WriteString("  " + pad + c)
-			}
-		}
-		fmt.Println(b.String())
-	}
-}
-
-// appendSummary adds lines to the file named by BENCH_SUMMARY, if any.
-func appendSummary(lines []string) {
-	path := os.Getenv("BENCH_SUMMARY")
-	if path == "" || len(lines) == 0 {
-		return
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	f.WriteString(strings.Join(lines, "\n") + "\n")
+	benchreport.AppendSummary(summary)
 }

@@ -33,9 +33,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	_ "modernc.org/sqlite"
+
+	"mailroom/bench/report"
 )
 
 //go:embed cycle.lua
@@ -63,7 +64,7 @@ func main() {
 	flag.Parse()
 	if _, err := exec.LookPath(c.wrk); err != nil {
 		fmt.Println("skipped: wrk not installed (apt-get install wrk)")
-		appendSummary([]string{"tracker: requests/s vs bare net/http\tskipped (no wrk)\t≥ 0.7\tskip"})
+		report.AppendSummary([]string{"tracker: requests/s vs bare net/http\tskipped (no wrk)\t≥ 0.7\tskip"})
 		return
 	}
 	if c.baregif == "" {
@@ -202,7 +203,7 @@ func run(c config) error {
 	if ratio < 0.7 {
 		verdict = "MISS"
 	}
-	printTable([][]string{
+	report.Table([][]string{
 		{"server", "requests/s", "avg latency", "runs (req/s)", "ratio", "target", "verdict"},
 		{"bare net/http, same GIF (reference)", fmt.Sprintf("%.0f", bareMed.rps), bareMed.latencyMs, runsText(bareRuns), "1.00", "", ""},
 		{"mailroom-tracker, SQLite, valid tokens", fmt.Sprintf("%.0f", trkMed.rps), trkMed.latencyMs, runsText(trkRuns), fmt.Sprintf("%.2f", ratio), "≥ 0.70", verdict},
@@ -222,7 +223,7 @@ func run(c config) error {
 	}
 	fmt.Printf("durability after SIGKILL: %d events in the tracker's database, %d hits answered 200 by wrk's count (%d non-2xx, %d socket errors): %d lost, %d extra in flight at run ends: %s\n",
 		events, answered, trkTotal.non2xx, trkTotal.sockErrs, lost, max(events-answered, 0), durable)
-	appendSummary([]string{
+	report.AppendSummary([]string{
 		fmt.Sprintf("tracker: requests/s vs bare net/http\t%.0f vs %.0f = %.2f\t≥ 0.7\t%s", trkMed.rps, bareMed.rps, ratio, verdict),
 		fmt.Sprintf("tracker: answered hits recorded after SIGKILL\t%d of %d (%d lost)\tall\t%s", min(events, answered), answered, lost, durable),
 	})
@@ -324,41 +325,4 @@ func waitHTTP(url string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-// printTable prints rows with the first column left-aligned and the others
-// right-aligned, two spaces apart.
-func printTable(rows [][]string) {
-	width := map[int]int{}
-	for _, r := range rows {
-		for i, c := range r {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, c := range r {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i == 0 {
-				b.WriteString("  " + c + pad)
-			} else {
-				b.WriteString("  " + pad + c)
-			}
-		}
-		fmt.Println(b.String())
-	}
-}
-
-// appendSummary adds lines to the file named by BENCH_SUMMARY, if any.
-func appendSummary(lines []string) {
-	path := os.Getenv("BENCH_SUMMARY")
-	if path == "" || len(lines) == 0 {
-		return
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	f.WriteString(strings.Join(lines, "\n") + "\n")
 }

@@ -19,11 +19,10 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"mailroom/app"
+	"mailroom/bench/report"
 	"mailroom/internal/seed"
 	"mailroom/tracking"
 	"mailroom/tracking/view"
@@ -184,8 +183,8 @@ func run(dir string, keep bool, n, runs int, oldest bool) error {
 		}
 		table = append(table, []string{c.name, ms(d), target, verdict, fmt.Sprintf("%.1f", float64(d)/float64(ref))})
 	}
-	printTable(table)
-	appendSummary(summary)
+	report.Table(table)
+	report.AppendSummary(summary)
 	return nil
 }
 
@@ -209,41 +208,4 @@ func median(n int, fn func() error) (time.Duration, error) {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
-}
-
-// appendSummary adds lines to the file named by BENCH_SUMMARY, if any.
-func appendSummary(lines []string) {
-	path := os.Getenv("BENCH_SUMMARY")
-	if path == "" || len(lines) == 0 {
-		return
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	f.WriteString(strings.Join(lines, "\n") + "\n")
-}
-
-// printTable prints rows with the first column left-aligned and the others
-// right-aligned, two spaces apart.
-func printTable(rows [][]string) {
-	width := map[int]int{}
-	for _, r := range rows {
-		for i, c := range r {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, c := range r {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			if i == 0 {
-				b.WriteString("  " + c + pad)
-			} else {
-				b.WriteString("  " + pad + c)
-			}
-		}
-		fmt.Println(b.String())
-	}
 }
