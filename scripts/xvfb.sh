@@ -1,23 +1,31 @@
 # Sourced by the window scripts: starts a private Xvfb and exports DISPLAY.
-# The caller must `trap stop_xvfb EXIT`.
+# The caller must `trap stop_xvfb EXIT`. Xvfb picks a free display itself
+# (-displayfd), so parallel runs and stale lock files cannot collide.
 start_xvfb() {
-	for n in $(seq 90 140); do
-		[ -e "/tmp/.X$n-lock" ] && continue
-		Xvfb ":$n" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
-		XVFB_PID=$!
-		export DISPLAY=":$n"
-		for _ in $(seq 50); do
-			xdpyinfo >/dev/null 2>&1 && return 0
-			kill -0 "$XVFB_PID" 2>/dev/null || break
-			sleep 0.1
-		done
+	fd_file=$(mktemp)
+	Xvfb -displayfd 3 -screen 0 1280x800x24 -nolisten tcp 3>"$fd_file" >/dev/null 2>&1 &
+	XVFB_PID=$!
+	for _ in $(seq 100); do
+		n=$(cat "$fd_file" 2>/dev/null)
+		if [ -n "$n" ]; then
+			export DISPLAY=":$n"
+			if xdpyinfo >/dev/null 2>&1; then
+				rm -f "$fd_file"
+				return 0
+			fi
+		fi
+		kill -0 "$XVFB_PID" 2>/dev/null || break
+		sleep 0.1
 	done
+	rm -f "$fd_file"
 	echo "could not start Xvfb (apt-get install xvfb x11-utils)" >&2
 	return 1
 }
 stop_xvfb() {
 	[ -n "${APP_PID:-}" ] && kill "$APP_PID" 2>/dev/null || true
 	[ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null || true
+	APP_PID=
+	XVFB_PID=
 }
 # wait_window NAME: waits up to 60 s for a mapped window whose title is NAME.
 wait_window() {
