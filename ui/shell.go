@@ -73,60 +73,24 @@ type MainWindow struct {
 
 // The screens, each built on first use.
 
-func (m *MainWindow) compose() *composeScreen {
-	if m.built.compose == nil {
-		m.built.compose = newComposeScreen(m.env, m)
-	}
-	return m.built.compose
-}
+func (m *MainWindow) compose() *composeScreen { return lazyScreen(&m.built.compose, m, newComposeScreen) }
 
-func (m *MainWindow) outbox() *outboxScreen {
-	if m.built.outbox == nil {
-		m.built.outbox = newOutboxScreen(m.env, m)
-	}
-	return m.built.outbox
-}
+func (m *MainWindow) outbox() *outboxScreen { return lazyScreen(&m.built.outbox, m, newOutboxScreen) }
 
-func (m *MainWindow) sent() *trackingScreen {
-	if m.built.sent == nil {
-		m.built.sent = newTrackingScreen(m.env, m)
-	}
-	return m.built.sent
-}
+func (m *MainWindow) sent() *trackingScreen { return lazyScreen(&m.built.sent, m, newTrackingScreen) }
 
-func (m *MainWindow) detail() *detailScreen {
-	if m.built.detail == nil {
-		m.built.detail = newDetailScreen(m.env, m)
-	}
-	return m.built.detail
-}
+func (m *MainWindow) detail() *detailScreen { return lazyScreen(&m.built.detail, m, newDetailScreen) }
 
-func (m *MainWindow) overview() *funnelScreen {
-	if m.built.overview == nil {
-		m.built.overview = newFunnelScreen(m.env, m)
-	}
-	return m.built.overview
-}
+func (m *MainWindow) overview() *funnelScreen { return lazyScreen(&m.built.overview, m, newFunnelScreen) }
 
-func (m *MainWindow) drafts() *draftsScreen {
-	if m.built.drafts == nil {
-		m.built.drafts = newDraftsScreen(m.env, m)
-	}
-	return m.built.drafts
-}
+func (m *MainWindow) drafts() *draftsScreen { return lazyScreen(&m.built.drafts, m, newDraftsScreen) }
 
 func (m *MainWindow) accounts() *accountsScreen {
-	if m.built.accounts == nil {
-		m.built.accounts = newAccountsScreen(m.env, m)
-	}
-	return m.built.accounts
+	return lazyScreen(&m.built.accounts, m, newAccountsScreen)
 }
 
 func (m *MainWindow) settings() *settingsScreen {
-	if m.built.settings == nil {
-		m.built.settings = newSettingsScreen(m.env, m)
-	}
-	return m.built.settings
+	return lazyScreen(&m.built.settings, m, newSettingsScreen)
 }
 
 // NewMainWindow builds the main window over the services. It does not
@@ -376,4 +340,13 @@ func (m *MainWindow) showAbout() {
 		"accepted by the server, delivered to the mailbox, bounced, opened, read, replied,\n"+
 		"each backed by the evidence that proves it.", v)
 	dialog.ShowInformation("About Mailroom", msg, m.Window)
+}
+
+// lazyScreen returns the screen in slot, building it on first use (on the UI
+// goroutine), so only the screen shown first costs start-up time.
+func lazyScreen[T any](slot **T, m *MainWindow, build func(*env, *MainWindow) *T) *T {
+	if *slot == nil {
+		*slot = build(m.env, m)
+	}
+	return *slot
 }

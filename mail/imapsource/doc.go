@@ -15,7 +15,7 @@
 // Invariants:
 //   - No credentials are sent before the connection is encrypted and the
 //     server's certificate verified; there is no plaintext mode and no
-//     InsecureSkipVerify.
+//     way to skip certificate verification.
 //   - Message bodies are fetched with BODY.PEEK (RFC 3501 section 6.4.5),
 //     never BODY, so reading a report never marks it \Seen.
 //   - A fetch never transfers more than the caller's byte cap plus one byte:
