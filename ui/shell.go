@@ -73,7 +73,9 @@ type MainWindow struct {
 
 // The screens, each built on first use.
 
-func (m *MainWindow) compose() *composeScreen { return lazyScreen(&m.built.compose, m, newComposeScreen) }
+func (m *MainWindow) compose() *composeScreen {
+	return lazyScreen(&m.built.compose, m, newComposeScreen)
+}
 
 func (m *MainWindow) outbox() *outboxScreen { return lazyScreen(&m.built.outbox, m, newOutboxScreen) }
 
@@ -81,7 +83,9 @@ func (m *MainWindow) sent() *trackingScreen { return lazyScreen(&m.built.sent, m
 
 func (m *MainWindow) detail() *detailScreen { return lazyScreen(&m.built.detail, m, newDetailScreen) }
 
-func (m *MainWindow) overview() *funnelScreen { return lazyScreen(&m.built.overview, m, newFunnelScreen) }
+func (m *MainWindow) overview() *funnelScreen {
+	return lazyScreen(&m.built.overview, m, newFunnelScreen)
+}
 
 func (m *MainWindow) drafts() *draftsScreen { return lazyScreen(&m.built.drafts, m, newDraftsScreen) }
 
