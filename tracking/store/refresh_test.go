@@ -4,11 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"math/rand/v2"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"mailroom/internal/sqlitedb"
 	"mailroom/tracking"
 )
 
@@ -19,15 +17,8 @@ import (
 // (Store.AddEvent) and the plain (AddEvent) path.
 func TestAddEventCacheEqualsDerive(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "t.db"), sqlitedb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s, err := OpenStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTestStore(t)
+	db := s.DB
 	rid := seedRecipient(t, s)
 	kinds := []tracking.EventKind{tracking.EvQueued, tracking.EvSending, tracking.EvDeferred, tracking.EvUncertain,
 		tracking.EvRejected, tracking.EvAccepted, tracking.EvRelayed, tracking.EvDelayed, tracking.EvDelivered,

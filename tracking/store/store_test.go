@@ -11,6 +11,21 @@ import (
 	"mailroom/tracking"
 )
 
+// openTestStore opens a migrated store on a fresh database file.
+func openTestStore(t *testing.T) *Store {
+	t.Helper()
+	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "t.db"), sqlitedb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s, err := OpenStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // seedRecipient inserts one message with one copy and one recipient.
 func seedRecipient(t *testing.T, s *Store) int64 {
 	t.Helper()
@@ -41,15 +56,8 @@ func seedRecipient(t *testing.T, s *Store) int64 {
 
 func TestAddEventRefreshAndDedup(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlitedb.Open(filepath.Join(t.TempDir(), "t.db"), sqlitedb.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	s, err := OpenStore(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openTestStore(t)
+	db := s.DB
 	rid := seedRecipient(t, s)
 	t0 := time.Now()
 	add := func(e tracking.Event) bool {
