@@ -11,6 +11,7 @@ import (
 
 	"mailroom/app"
 	"mailroom/mail/compose"
+	"mailroom/tracking"
 	"mailroom/tracking/view"
 )
 
@@ -153,7 +154,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	q := view.Query{Account: *account, Search: *search}
 	if *status != "" {
 		for _, s := range strings.Split(*status, ",") {
-			q.Statuses = append(q.Statuses, trackingStatus(strings.TrimSpace(s)))
+			q.Statuses = append(q.Statuses, tracking.Status(strings.TrimSpace(s)))
 		}
 	}
 	ap, err := env.open(ctx)

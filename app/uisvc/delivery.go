@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"mailroom/app"
 	"mailroom/mail/compose"
@@ -274,11 +273,7 @@ func plainText(raw []byte) string {
 	if len(raw) > limit {
 		raw = append(raw[:limit:limit], []byte("\n[… truncated]")...)
 	}
-	s := strings.ToValidUTF8(string(raw), "\uFFFD")
-	if !utf8.ValidString(s) {
-		return ""
-	}
-	return strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.ReplaceAll(strings.ToValidUTF8(string(raw), "\uFFFD"), "\r\n", "\n")
 }
 
 func (t *Tracking) Funnel(ctx context.Context, from, to time.Time) (ui.Funnel, error) {

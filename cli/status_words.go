@@ -1,5 +1,0 @@
-package cli
-
-import "mailroom/tracking"
-
-func trackingStatus(s string) tracking.Status { return tracking.Status(s) }
