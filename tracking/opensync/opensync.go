@@ -104,10 +104,16 @@ func (s *Syncer) record(ctx context.Context, e opentrack.Event) (bool, error) {
 		var rcpts []int64
 		for rows.Next() {
 			var id int64
-			rows.Scan(&id)
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
 			rcpts = append(rcpts, id)
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 		cc, err := copyContext(ctx, tx, message, copyID, e.Kind)
 		if err != nil {
 			return err
