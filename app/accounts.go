@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,41 @@ type Account struct {
 	PasswordSource  string        `json:"password_source"` // keyring | command
 	PasswordCommand string        `json:"password_command,omitempty"`
 	SavesSent       bool          `json:"saves_sent"`
+	// TrackOpens and TrackClicks are the account's defaults for "Track
+	// opens" and "Track clicks" on new messages; TrackGlobal (or empty)
+	// follows the settings tracking.default_opens and default_clicks.
+	TrackOpens  TrackDefault `json:"track_opens"`
+	TrackClicks TrackDefault `json:"track_clicks"`
+}
+
+// TrackDefault is an account's default for one kind of tracking.
+type TrackDefault string
+
+// Values of TrackDefault, as stored and as the CLI takes them.
+const (
+	TrackGlobal TrackDefault = "global" // follow the global setting
+	TrackOn     TrackDefault = "on"
+	TrackOff    TrackDefault = "off"
+)
+
+// ParseTrackDefault reads "global", "on" or "off".
+func ParseTrackDefault(s string) (TrackDefault, error) {
+	switch d := TrackDefault(strings.ToLower(strings.TrimSpace(s))); d {
+	case TrackGlobal, TrackOn, TrackOff:
+		return d, nil
+	}
+	return "", fmt.Errorf("%q: use global (follow the global setting), on or off", s)
+}
+
+// resolve is the default in force given the global setting's value.
+func (d TrackDefault) resolve(global bool) bool {
+	switch d {
+	case TrackOn:
+		return true
+	case TrackOff:
+		return false
+	}
+	return global
 }
 
 // Accounts is the one account service used by the CLI and the GUI.
@@ -70,6 +106,16 @@ func (a *Account) Validate() error {
 	default:
 		return errors.New("choose a password source: the keyring (--password-stdin) or a command (--password-command)")
 	}
+	for _, d := range []*TrackDefault{&a.TrackOpens, &a.TrackClicks} {
+		if *d == "" {
+			*d = TrackGlobal
+		}
+		v, err := ParseTrackDefault(string(*d))
+		if err != nil {
+			return fmt.Errorf("tracking default %w", err)
+		}
+		*d = v
+	}
 	return nil
 }
 
@@ -89,11 +135,12 @@ func (s *Accounts) Add(ctx context.Context, a Account, secret string) error {
 		}
 	}
 	_, err := s.DB.W.ExecContext(ctx, `INSERT INTO accounts(name, display_name, email, smtp_host, smtp_port, smtp_security,
-		imap_host, imap_port, imap_security, username, ca_file, password_source, password_command, saves_sent, created_at)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		imap_host, imap_port, imap_security, username, ca_file, password_source, password_command, saves_sent,
+		track_opens, track_clicks, created_at)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		a.Name, a.DisplayName, a.Email, a.SMTP.Host, a.SMTP.Port, string(a.SMTP.Security),
 		a.IMAP.Host, a.IMAP.Port, imapSecurity(a), a.SMTP.Username, a.CAFile, a.PasswordSource, a.PasswordCommand,
-		a.SavesSent, time.Now().UnixMilli())
+		a.SavesSent, string(a.TrackOpens), string(a.TrackClicks), time.Now().UnixMilli())
 	if err != nil {
 		return fmt.Errorf("save account: %w", err)
 	}
@@ -120,10 +167,12 @@ func (s *Accounts) Update(ctx context.Context, a Account, secret string) error {
 		}
 	}
 	res, err := s.DB.W.ExecContext(ctx, `UPDATE accounts SET display_name=?, email=?, smtp_host=?, smtp_port=?, smtp_security=?,
-		imap_host=?, imap_port=?, imap_security=?, username=?, ca_file=?, password_source=?, password_command=?, saves_sent=?
+		imap_host=?, imap_port=?, imap_security=?, username=?, ca_file=?, password_source=?, password_command=?, saves_sent=?,
+		track_opens=?, track_clicks=?
 		WHERE name=?`,
 		a.DisplayName, a.Email, a.SMTP.Host, a.SMTP.Port, string(a.SMTP.Security), a.IMAP.Host, a.IMAP.Port, imapSecurity(a),
-		a.SMTP.Username, a.CAFile, a.PasswordSource, a.PasswordCommand, a.SavesSent, a.Name)
+		a.SMTP.Username, a.CAFile, a.PasswordSource, a.PasswordCommand, a.SavesSent,
+		string(a.TrackOpens), string(a.TrackClicks), a.Name)
 	if err != nil {
 		return err
 	}
@@ -155,13 +204,14 @@ func (s *Accounts) Remove(ctx context.Context, name string) error {
 }
 
 const accountCols = `name, display_name, email, smtp_host, smtp_port, smtp_security, imap_host, imap_port, imap_security,
-	username, ca_file, password_source, password_command, saves_sent`
+	username, ca_file, password_source, password_command, saves_sent, track_opens, track_clicks`
 
 func scanAccount(sc interface{ Scan(...any) error }) (*Account, error) {
 	var a Account
 	var smtpSec, imapSec string
 	err := sc.Scan(&a.Name, &a.DisplayName, &a.Email, &a.SMTP.Host, &a.SMTP.Port, &smtpSec, &a.IMAP.Host, &a.IMAP.Port,
-		&imapSec, &a.SMTP.Username, &a.CAFile, &a.PasswordSource, &a.PasswordCommand, &a.SavesSent)
+		&imapSec, &a.SMTP.Username, &a.CAFile, &a.PasswordSource, &a.PasswordCommand, &a.SavesSent,
+		&a.TrackOpens, &a.TrackClicks)
 	if err != nil {
 		return nil, err
 	}
@@ -204,4 +254,40 @@ func (s *Accounts) WithSecrets(a Account) Account {
 	pw := func(ctx context.Context) (string, error) { return s.Creds.Password(ctx, a) }
 	a.SMTP.Password, a.IMAP.Password = pw, pw
 	return a
+}
+
+// TrackingDefaults says whether a new message from the named account
+// starts with opens and clicks tracked: the account's own choice, else the
+// global settings (tracking.default_opens, tracking.default_clicks). Both
+// are false while tracking.mode is off: nothing could track them, and a
+// default must never make a send fail.
+func (a *App) TrackingDefaults(ctx context.Context, account string) (opens, clicks bool, err error) {
+	mode, err := a.GetSetting(ctx, "tracking.mode")
+	if err != nil || mode == TrackingOff {
+		return false, false, err
+	}
+	acct, err := a.Accounts.Get(ctx, account)
+	if err != nil {
+		return false, false, err
+	}
+	if acct == nil {
+		return false, false, fmt.Errorf("no account named %q", account)
+	}
+	global := func(key string) (bool, error) {
+		v, err := a.GetSetting(ctx, key)
+		if err != nil {
+			return false, err
+		}
+		b, _ := strconv.ParseBool(v) // SetSetting only stores valid booleans
+		return b, nil
+	}
+	gOpens, err := global("tracking.default_opens")
+	if err != nil {
+		return false, false, err
+	}
+	gClicks, err := global("tracking.default_clicks")
+	if err != nil {
+		return false, false, err
+	}
+	return acct.TrackOpens.resolve(gOpens), acct.TrackClicks.resolve(gClicks), nil
 }
