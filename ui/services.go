@@ -75,7 +75,19 @@ type Account struct {
 	// PasswordSource is PasswordKeyring or PasswordCommand.
 	PasswordSource string
 	Paused         bool // the outbox holds this account's mail (user or 535)
+	// TrackOpens and TrackClicks are the account's defaults for "Track
+	// opens" and "Track clicks" on new messages: TrackGlobal (also when
+	// empty), TrackOn or TrackOff.
+	TrackOpens  string
+	TrackClicks string
 }
+
+// Per-account tracking defaults of Account.TrackOpens and TrackClicks.
+const (
+	TrackGlobal = "global" // follow the settings tracking.default_opens / default_clicks
+	TrackOn     = "on"
+	TrackOff    = "off"
+)
 
 // AccountInput is what the account dialog submits: the account plus, at
 // most, one secret.

@@ -25,13 +25,15 @@ func toUIAccount(a app.Account) ui.Account {
 	return ui.Account{Name: a.Name, DisplayName: a.DisplayName, Email: a.Email,
 		SMTPHost: a.SMTP.Host, SMTPPort: a.SMTP.Port, SMTPSecurity: a.SMTP.Security,
 		IMAPHost: a.IMAP.Host, IMAPPort: a.IMAP.Port, IMAPSecurity: a.IMAP.Security,
-		Username: a.SMTP.Username, CAFile: a.CAFile, PasswordSource: a.PasswordSource}
+		Username: a.SMTP.Username, CAFile: a.CAFile, PasswordSource: a.PasswordSource,
+		TrackOpens: string(a.TrackOpens), TrackClicks: string(a.TrackClicks)}
 }
 
 // fromUIInput converts the dialog's input; the secret comes back apart.
 func fromUIInput(in ui.AccountInput) (app.Account, string) {
 	a := app.Account{Name: in.Name, DisplayName: in.DisplayName, Email: in.Email, CAFile: in.CAFile,
-		PasswordSource: in.PasswordSource, PasswordCommand: in.PasswordCommand}
+		PasswordSource: in.PasswordSource, PasswordCommand: in.PasswordCommand,
+		TrackOpens: app.TrackDefault(in.TrackOpens), TrackClicks: app.TrackDefault(in.TrackClicks)}
 	a.SMTP = mail.Endpoint{Host: in.SMTPHost, Port: in.SMTPPort, Security: in.SMTPSecurity, Username: in.Username, CAFile: in.CAFile}
 	a.IMAP = mail.Endpoint{Host: in.IMAPHost, Port: in.IMAPPort, Security: in.IMAPSecurity, Username: in.Username, CAFile: in.CAFile}
 	if a.IMAP.Security == "" {
@@ -70,11 +72,15 @@ func (s *Accounts) Update(ctx context.Context, name string, in ui.AccountInput) 
 	if a.Name != name {
 		return fmt.Errorf("renaming an account is not supported: remove %q and add %q", name, a.Name)
 	}
+	old, err := s.App.Accounts.Get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return fmt.Errorf("no account named %q", name)
+	}
+	a.SavesSent = old.SavesSent // set by the CLI only; the dialog does not show it
 	if a.PasswordSource == ui.PasswordCommand && a.PasswordCommand == "" {
-		old, err := s.App.Accounts.Get(ctx, name)
-		if err != nil || old == nil {
-			return fmt.Errorf("no account named %q", name)
-		}
 		a.PasswordCommand = old.PasswordCommand
 	}
 	return s.App.Accounts.Update(ctx, a, secret)

@@ -72,3 +72,39 @@ func TestTrackingServiceOverRealData(t *testing.T) {
 		t.Fatalf("funnel %+v, %v", f, err)
 	}
 }
+
+// The account dialog's tracking defaults reach the database and come
+// back; an edit from the dialog keeps what only the CLI sets (SavesSent).
+func TestAccountServiceKeepsTrackingDefaults(t *testing.T) {
+	ctx := context.Background()
+	a, err := app.Open(ctx, app.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	s, _ := uisvc.Services(a)
+	in := ui.AccountInput{Account: ui.Account{Name: "work", Email: "alice@example.test", SMTPHost: "smtp.example.test",
+		SMTPPort: 465, SMTPSecurity: "tls", Username: "alice", PasswordSource: ui.PasswordCommand, TrackOpens: ui.TrackOn},
+		PasswordCommand: "echo x"}
+	if err := s.Accounts.Add(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	acct, _ := a.Accounts.Get(ctx, "work")
+	acct.SavesSent = true
+	if err := a.Accounts.Update(ctx, *acct, ""); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.Accounts.List(ctx)
+	if err != nil || len(list) != 1 || list[0].TrackOpens != ui.TrackOn || list[0].TrackClicks != ui.TrackGlobal {
+		t.Fatalf("list after add: %+v, %v", list, err)
+	}
+	in = ui.AccountInput{Account: list[0]}
+	in.TrackOpens, in.TrackClicks = ui.TrackGlobal, ui.TrackOff
+	if err := s.Accounts.Update(ctx, "work", in); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := a.Accounts.Get(ctx, "work")
+	if got.TrackOpens != app.TrackGlobal || got.TrackClicks != app.TrackOff || !got.SavesSent || got.PasswordCommand != "echo x" {
+		t.Fatalf("after the dialog's edit: %+v", got)
+	}
+}
