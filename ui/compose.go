@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,6 +56,10 @@ type composeScreen struct {
 
 	trackOpens, trackClicks *widget.Check
 	trackNote               *widget.Label
+	// opensByHand and clicksByHand: the user set that box in this message
+	// (or it came from a saved draft), so account defaults leave it alone.
+	opensByHand, clicksByHand bool
+	trackSeq                  int // the latest defaults lookup; older ones are dropped
 
 	laterRow *fyne.Container
 	date     *widget.DateEntry
@@ -83,6 +88,9 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 
 	c.from = widget.NewSelect(nil, func(string) {
 		c.loadMaxSize()
+		if !c.loading {
+			c.applyTrackingDefaults() // the new account's defaults
+		}
 		c.changed()
 	})
 	c.from.PlaceHolder = "Choose the sending account"
@@ -130,8 +138,20 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 	c.attachWarn.Hide()
 	attach := widget.NewButtonWithIcon("Attach…", theme.MailAttachmentIcon(), c.pickAttachment)
 
-	c.trackOpens = widget.NewCheck("Track opens", func(bool) { c.updateTrackNote(); c.changed() })
-	c.trackClicks = widget.NewCheck("Track clicks", func(bool) { c.updateTrackNote(); c.changed() })
+	c.trackOpens = widget.NewCheck("Track opens", func(bool) {
+		if !c.loading {
+			c.opensByHand = true
+		}
+		c.updateTrackNote()
+		c.changed()
+	})
+	c.trackClicks = widget.NewCheck("Track clicks", func(bool) {
+		if !c.loading {
+			c.clicksByHand = true
+		}
+		c.updateTrackNote()
+		c.changed()
+	})
 	c.trackNote = widget.NewLabel(plainTrackingNote)
 	c.trackNote.Importance = widget.WarningImportance
 	c.trackNote.Wrapping = fyne.TextWrapWord
@@ -199,37 +219,68 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 func (c *composeScreen) view() fyne.CanvasObject { return c.root }
 
 func (c *composeScreen) activate() {
-	c.loadAccounts()
-	if c.draftID == "" && c.isEmpty() {
+	c.loadAccounts() // then applies the From account's tracking defaults
+	if c.e.svc.Accounts == nil {
 		c.applyTrackingDefaults()
 	}
 }
 
-// applyTrackingDefaults ticks "Track opens" / "Track clicks" on a fresh
-// form as the settings say (tracking.default_opens, default_clicks), and
-// only while a tracker is configured.
+// applyTrackingDefaults sets "Track opens" / "Track clicks" to the From
+// account's defaults (its own choice, else the settings
+// tracking.default_opens and default_clicks), and leaves unticked what no
+// tracker could track (tracking.mode off). A box the user set by hand in
+// this message, or that a reopened draft brought, keeps its value.
 func (c *composeScreen) applyTrackingDefaults() {
-	if c.e.svc.Settings == nil {
+	if c.e.svc.Settings == nil || (c.opensByHand && c.clicksByHand) {
 		return
 	}
+	c.trackSeq++
+	seq := c.trackSeq
 	c.e.run(func() func() {
 		ctx, cancel := c.e.callCtx()
 		defer cancel()
-		mode, _ := c.e.svc.Settings.Get(ctx, "tracking.mode")
-		opens, _ := c.e.svc.Settings.Get(ctx, "tracking.default_opens")
-		clicks, _ := c.e.svc.Settings.Get(ctx, "tracking.default_clicks")
+		mode, err := c.e.svc.Settings.Get(ctx, "tracking.mode")
+		opens, err1 := c.e.svc.Settings.Get(ctx, "tracking.default_opens")
+		clicks, err2 := c.e.svc.Settings.Get(ctx, "tracking.default_clicks")
 		return func() {
-			if mode == "" || mode == "off" || c.draftID != "" || !c.isEmpty() {
-				return
+			if seq != c.trackSeq || err != nil || err1 != nil || err2 != nil {
+				return // superseded, or the settings are unreadable: change nothing
 			}
+			acct := c.selectedAccount()
+			on := mode != "" && mode != "off"
+			wantOpens := on && trackDefault(acct.TrackOpens, opens)
+			wantClicks := on && trackDefault(acct.TrackClicks, clicks)
+			changed := false
 			was := c.loading
 			c.loading = true
-			c.trackOpens.SetChecked(opens == "true")
-			c.trackClicks.SetChecked(clicks == "true")
+			if !c.opensByHand && c.trackOpens.Checked != wantOpens {
+				c.trackOpens.SetChecked(wantOpens)
+				changed = true
+			}
+			if !c.clicksByHand && c.trackClicks.Checked != wantClicks {
+				c.trackClicks.SetChecked(wantClicks)
+				changed = true
+			}
 			c.loading = was
 			c.updateTrackNote()
+			if changed {
+				c.changed() // an open draft records the new values
+			}
 		}
 	})
+}
+
+// trackDefault resolves an account's tracking default (TrackOn, TrackOff,
+// else the global setting's value).
+func trackDefault(account, global string) bool {
+	switch account {
+	case TrackOn:
+		return true
+	case TrackOff:
+		return false
+	}
+	b, _ := strconv.ParseBool(global)
+	return b
 }
 
 // loadAccounts fills the From picker, or shows "Add an account to start".
@@ -269,6 +320,7 @@ func (c *composeScreen) loadAccounts() {
 				}
 			}
 			c.loading = was
+			c.applyTrackingDefaults()
 		}
 	})
 }
@@ -281,13 +333,16 @@ func accountLabel(a Account) string {
 }
 
 // accountName maps the From picker's label back to Account.Name.
-func (c *composeScreen) accountName() string {
+func (c *composeScreen) accountName() string { return c.selectedAccount().Name }
+
+// selectedAccount is the From account (zero when none is chosen).
+func (c *composeScreen) selectedAccount() Account {
 	for _, a := range c.accounts {
 		if accountLabel(a) == c.from.Selected {
-			return a.Name
+			return a
 		}
 	}
-	return ""
+	return Account{}
 }
 
 func (c *composeScreen) selectAccount(name string) {
@@ -370,6 +425,10 @@ func (c *composeScreen) load(d Draft) {
 	c.refreshAttachments()
 	c.trackOpens.SetChecked(in.TrackOpens)
 	c.trackClicks.SetChecked(in.TrackClicks)
+	// A saved draft keeps its tracking choices; a new message takes the
+	// account's defaults (reset applies them).
+	c.opensByHand, c.clicksByHand = d.ID != "", d.ID != ""
+	c.trackSeq++ // drop a defaults lookup still under way
 	if !in.At.IsZero() {
 		t := in.At.Local()
 		c.date.SetDate(&t)

@@ -205,3 +205,110 @@ func TestComposeStartsWithTrackingDefaults(t *testing.T) {
 		t.Fatal("with tracking off, a new message must not start tracked")
 	}
 }
+
+// twoMoreAccounts adds "news" (opens off, clicks on) and "quiet" (both
+// off) beside the fakes' "work", which follows the global settings.
+func twoMoreAccounts(f *fakes) {
+	base := f.accounts.accounts[0]
+	news, quiet := base, base
+	news.Name, news.Email, news.TrackOpens, news.TrackClicks = "news", "news@example.com", TrackOff, TrackOn
+	quiet.Name, quiet.Email, quiet.TrackOpens, quiet.TrackClicks = "quiet", "quiet@example.com", TrackOff, TrackOff
+	f.accounts.accounts = append(f.accounts.accounts, news, quiet)
+}
+
+func (c *composeScreen) pickFrom(t *testing.T, name string) {
+	t.Helper()
+	for _, a := range c.accounts {
+		if a.Name == name {
+			c.from.SetSelected(accountLabel(a)) // as the user's choice in the picker
+			return
+		}
+	}
+	t.Fatalf("no account %q in From", name)
+}
+
+func requireTracking(t *testing.T, c *composeScreen, when string, opens, clicks bool) {
+	t.Helper()
+	if c.trackOpens.Checked != opens || c.trackClicks.Checked != clicks {
+		t.Errorf("%s: Track opens %v, Track clicks %v; want %v, %v", when, c.trackOpens.Checked, c.trackClicks.Checked, opens, clicks)
+	}
+}
+
+// Switching From applies the new account's defaults to the tracking boxes,
+// except a box the user changed by hand in this message.
+func TestComposeFromSwitchAppliesAccountDefaults(t *testing.T) {
+	f := newFakes()
+	twoMoreAccounts(f)
+	f.settings.vals = map[string]string{"tracking.mode": "remote", "tracking.default_opens": "true"}
+	m := newTestWindow(t, f)
+	m.NewMessage()
+	c := m.compose()
+	requireTracking(t, c, "new message from work (global: opens on, clicks off)", true, false)
+
+	c.pickFrom(t, "news")
+	requireTracking(t, c, "From switched to news (opens off, clicks on)", false, true)
+
+	test.Type(c.to, "bob@example.com")
+	test.Tap(c.trackOpens) // the user wants opens tracked in this message
+	c.pickFrom(t, "quiet")
+	requireTracking(t, c, "From switched to quiet after ticking Track opens by hand", true, false)
+	c.pickFrom(t, "work")
+	requireTracking(t, c, "From switched to work", true, false)
+	c.pickFrom(t, "news")
+	requireTracking(t, c, "From switched back to news", true, true)
+
+	test.Tap(c.trackClicks) // unticked by hand: now both are the user's
+	c.pickFrom(t, "work")
+	requireTracking(t, c, "both set by hand, From switched to work", true, false)
+	c.pickFrom(t, "news")
+	requireTracking(t, c, "both set by hand, From switched to news", true, false)
+
+	c.send()
+	if len(f.compose.sent) != 1 {
+		t.Fatalf("sent %d messages", len(f.compose.sent))
+	}
+	if got := f.compose.sent[0]; got.Account != "news" || !got.TrackOpens || got.TrackClicks {
+		t.Errorf("sent from %s with opens %v clicks %v; want news, true, false", got.Account, got.TrackOpens, got.TrackClicks)
+	}
+	// The next message starts again from the account's defaults.
+	requireTracking(t, c, "next message from news", false, true)
+	c.pickFrom(t, "work")
+	requireTracking(t, c, "next message, From switched to work", true, false)
+
+	// The global setting changed meanwhile: "work" follows it.
+	f.settings.vals["tracking.default_clicks"] = "true"
+	c.pickFrom(t, "quiet")
+	c.pickFrom(t, "work")
+	requireTracking(t, c, "work after tracking.default_clicks turned on", true, true)
+
+	// With tracking off nothing starts ticked, whatever the account says.
+	f.settings.vals["tracking.mode"] = "off"
+	c.pickFrom(t, "news")
+	requireTracking(t, c, "news with tracking off", false, false)
+}
+
+// A reopened draft keeps the tracking it was saved with, also when From
+// changes; the account list arriving late applies the defaults of the
+// account it selects.
+func TestComposeDraftKeepsTrackingAndLateAccountsApplyDefaults(t *testing.T) {
+	f := newFakes()
+	twoMoreAccounts(f)
+	f.settings.vals = map[string]string{"tracking.mode": "builtin", "tracking.default_opens": "true"}
+	id, _ := f.drafts.Save(nil, Draft{Input: ComposeInput{Account: "work", To: "bob@example.com", TrackClicks: true}})
+	m := newTestWindow(t, f)
+	m.OpenDraft(id)
+	c := m.compose()
+	requireTracking(t, c, "draft from work saved with clicks only", false, true)
+	c.pickFrom(t, "quiet")
+	requireTracking(t, c, "draft, From switched to quiet", false, true)
+
+	q := &queueRunner{}
+	f2 := newFakes()
+	f2.accounts.accounts[0].TrackClicks = TrackOn
+	f2.settings.vals = map[string]string{"tracking.mode": "builtin"}
+	m2 := newMainWindow(test.NewTempApp(t), f2.services(), options{sync: true, run: q.run})
+	m2.Show()
+	m2.ShowScreen(ScreenCompose)
+	q.drain()
+	requireTracking(t, m2.compose(), "new message once work (clicks on) arrived", false, true)
+}
