@@ -34,3 +34,42 @@ func BenchmarkIngestBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/report")
 }
+
+// BenchmarkIngestFirst is BenchmarkIngestBatch into a fresh database each
+// time (a first sync: every report new, every recipient bounced once).
+func BenchmarkIngestFirst(b *testing.B) {
+	at := time.Date(2026, 11, 23, 18, 0, 0, 0, time.UTC) // before the reports' Date
+	const n = 1000
+	raws := make([][]byte, n)
+	for i := range n {
+		raws[i] = bounceFor(fmt.Sprintf("bench-%d", i), fmt.Sprintf("u%d@remote.test", i), 0)
+	}
+	var spent time.Duration
+	for it := 0; it < b.N; it++ {
+		b.StopTimer()
+		e := newEnv(&testing.T{})
+		for i := range n {
+			e.send(sent{at: at, copies: []sentCopy{{envid: fmt.Sprintf("bench-%d", i), rcpts: []string{fmt.Sprintf("u%d@remote.test", i)}}}})
+		}
+		b.StartTimer()
+		t0 := time.Now()
+		batch := make([]Fetched, 0, ingestBatch)
+		for i, raw := range raws {
+			batch = append(batch, Fetched{Raw: raw, Meta: Meta{Account: "main", Mailbox: "INBOX", UIDValidity: 1, UID: uint32(i + 1)}})
+			if len(batch) == ingestBatch || i == n-1 {
+				res, err := e.rep.IngestBatch(e.ctx, batch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range res {
+					if r.Matched() != 1 {
+						b.Fatalf("not matched: %+v", r)
+					}
+				}
+				batch = batch[:0]
+			}
+		}
+		spent += time.Since(t0)
+	}
+	b.ReportMetric(float64(spent.Microseconds())/float64(b.N*n), "µs/report")
+}

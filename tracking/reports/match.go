@@ -41,6 +41,7 @@ type rcpt struct {
 type matcher struct {
 	ctx     context.Context
 	tx      *ptx
+	store   *store.Store // its AddEvent runs statements prepared once
 	account string
 	window  time.Duration
 	// autoSubmitted is the report's Auto-Submitted header (RFC 3834):
@@ -120,12 +121,25 @@ func (l *lazyScope) get(m *matcher) (*scope, error) {
 	return l.s, nil
 }
 
+// Scopes of the strong keys. Each narrows by r.message first, so that
+// the lookup uses the core index recipients(message) and not a scan of
+// every recipient: the index on recipients(copy) belongs to the outbox and
+// is not there when only the core and reports migrations ran. The partial
+// index on copies(tracking_id) needs the tracking_id<>” term. A test
+// checks the plans (TestMatchQueriesUseIndexes).
+const (
+	whereEnvID      = `r.message=(SELECT message FROM copies WHERE envid=?1) AND r.copy=(SELECT id FROM copies WHERE envid=?1)`
+	whereTrackingID = `r.message IN (SELECT message FROM copies WHERE tracking_id=?1 AND tracking_id<>'')
+		AND r.copy IN (SELECT id FROM copies WHERE tracking_id=?1 AND tracking_id<>'')`
+	whereMessageID = `r.message=(SELECT id FROM messages WHERE message_id=?)`
+)
+
 // delivery matches each recipient a DSN or bounce names and records its
 // outcome.
 func (m *matcher) delivery(rep *report.Report, at time.Time, reportID int64, res *Result) error {
-	env := &lazyScope{key: KeyEnvID, value: rep.EnvelopeID, where: `r.copy=(SELECT id FROM copies WHERE envid=?)`}
-	track := &lazyScope{key: KeyTrackingID, value: rep.TrackingID, where: `r.copy IN (SELECT id FROM copies WHERE tracking_id=?)`}
-	msg := &lazyScope{key: KeyMessageID, value: normMsgID(rep.ReturnedMessageID), where: `r.message=(SELECT id FROM messages WHERE message_id=?)`}
+	env := &lazyScope{key: KeyEnvID, value: rep.EnvelopeID, where: whereEnvID}
+	track := &lazyScope{key: KeyTrackingID, value: rep.TrackingID, where: whereTrackingID}
+	msg := &lazyScope{key: KeyMessageID, value: normMsgID(rep.ReturnedMessageID), where: whereMessageID}
 	if len(rep.Recipients) == 0 {
 		res.Note = "the report names no recipient"
 	}
@@ -142,7 +156,7 @@ func (m *matcher) delivery(rep *report.Report, at time.Time, reportID int64, res
 			ev.Recipient, ev.Report = r.id, reportID
 			ev.DedupKey = dedupKey(reportID, r.id, ev.Kind)
 			mt.Event = ev.Kind
-			added, err := store.AddEvent(m.ctx, m.tx.Tx, ev)
+			added, err := m.store.AddEvent(m.ctx, m.tx.Tx, ev)
 			if err != nil {
 				return err
 			}
@@ -346,7 +360,7 @@ func (m *matcher) engagement(rep *report.Report, at time.Time, reportID int64, r
 		ev.Detail = jsonDetail(map[string]any{"from": rep.From, "subject": rep.Subject, "message_id": rep.MessageID, "chosen_by": how})
 	}
 	ev.DedupKey = dedupKey(reportID, r.id, ev.Kind)
-	added, err := store.AddEvent(m.ctx, m.tx.Tx, ev)
+	added, err := m.store.AddEvent(m.ctx, m.tx.Tx, ev)
 	if err != nil {
 		return err
 	}

@@ -159,7 +159,7 @@ func (r *Reports) IngestBatch(ctx context.Context, items []Fetched) ([]Result, e
 				return err
 			}
 			res.ReportID, res.Duplicate = id, dup
-			m := matcher{tx: tx, ctx: ctx, account: p.row.meta.Account, window: r.window(), autoSubmitted: p.auto}
+			m := matcher{tx: tx, ctx: ctx, store: r.Store, account: p.row.meta.Account, window: r.window(), autoSubmitted: p.auto}
 			if err := m.apply(p.rep, p.row.meta, id, &res); err != nil {
 				return err
 			}
