@@ -25,6 +25,48 @@ const (
 	noPreset    = "Other / custom"
 )
 
+// Tracking default choices of the account dialog (Account.TrackOpens and
+// TrackClicks) and the note under them.
+const (
+	trackUseGlobal = "Use the global setting"
+	trackOnLabel   = "On"
+	trackOffLabel  = "Off"
+	trackHelp      = "New messages from this account start this way; each message can still be changed. " +
+		"“Use the global setting” follows Settings. " +
+		"Tracking needs a tracker: set Open tracking in Settings to Built-in tracker or Remote tracker."
+)
+
+func trackLabel(v string) string {
+	switch v {
+	case TrackOn:
+		return trackOnLabel
+	case TrackOff:
+		return trackOffLabel
+	}
+	return trackUseGlobal
+}
+
+func trackValue(label string) string {
+	switch label {
+	case trackOnLabel:
+		return TrackOn
+	case trackOffLabel:
+		return TrackOff
+	}
+	return TrackGlobal
+}
+
+// trackWords is an account's tracking default as the card says it.
+func trackWords(v string) string {
+	switch v {
+	case TrackOn:
+		return "on"
+	case TrackOff:
+		return "off"
+	}
+	return "as in Settings"
+}
+
 func secLabel(s mail.Security) string {
 	if s == mail.StartTLS {
 		return secStartTLS
@@ -119,6 +161,9 @@ func (a *accountsScreen) card(acc Account) fyne.CanvasObject {
 	lines = append(lines, "User "+acc.Username+", "+pw)
 	if acc.CAFile != "" {
 		lines = append(lines, "Trusts only the certificates in "+acc.CAFile)
+	}
+	if trackWords(acc.TrackOpens) != trackWords(TrackGlobal) || trackWords(acc.TrackClicks) != trackWords(TrackGlobal) {
+		lines = append(lines, "New messages: Track opens "+trackWords(acc.TrackOpens)+", Track clicks "+trackWords(acc.TrackClicks))
 	}
 	info := widget.NewLabel(strings.Join(lines, "\n"))
 	info.Wrapping = fyne.TextWrapWord
@@ -224,13 +269,16 @@ type accountDialog struct {
 	pwSource *widget.RadioGroup
 	password *widget.Entry
 	command  *widget.Entry
-	smtpRes  *widget.Label
-	imapRes  *widget.Label
-	err      *widget.Label
-	testBtn  *widget.Button
-	saveBtn  *widget.Button
-	content  *fyne.Container
-	d        *dialog.CustomDialog
+	// trackOpens and trackClicks: the account's defaults for new messages.
+	trackOpens  *widget.RadioGroup
+	trackClicks *widget.RadioGroup
+	smtpRes     *widget.Label
+	imapRes     *widget.Label
+	err         *widget.Label
+	testBtn     *widget.Button
+	saveBtn     *widget.Button
+	content     *fyne.Container
+	d           *dialog.CustomDialog
 }
 
 // relayout gives notes and results that just appeared their room.
@@ -289,6 +337,14 @@ func newAccountDialog(a *accountsScreen, acc *Account) *accountDialog {
 	})
 	d.pwSource.Required = true
 	d.pwSource.SetSelected(pwKeyring)
+	trackChoice := func() *widget.RadioGroup {
+		r := widget.NewRadioGroup([]string{trackUseGlobal, trackOnLabel, trackOffLabel}, nil)
+		r.Horizontal = true
+		r.Required = true
+		r.SetSelected(trackUseGlobal)
+		return r
+	}
+	d.trackOpens, d.trackClicks = trackChoice(), trackChoice()
 	d.smtpRes = widget.NewLabel("")
 	d.smtpRes.Wrapping = fyne.TextWrapWord
 	d.smtpRes.Hide()
@@ -328,6 +384,8 @@ func (d *accountDialog) fill(acc Account) {
 	d.username.SetText(acc.Username)
 	d.fillServers(acc)
 	d.caFile.SetText(acc.CAFile)
+	d.trackOpens.SetSelected(trackLabel(acc.TrackOpens))
+	d.trackClicks.SetSelected(trackLabel(acc.TrackClicks))
 }
 
 func (d *accountDialog) fillServers(acc Account) {
@@ -405,6 +463,8 @@ func (d *accountDialog) input() (AccountInput, error) {
 	in.IMAPHost = strings.TrimSpace(d.imapHost.Text)
 	in.IMAPSecurity = secValue(d.imapSec.Selected)
 	in.CAFile = strings.TrimSpace(d.caFile.Text)
+	in.TrackOpens = trackValue(d.trackOpens.Selected)
+	in.TrackClicks = trackValue(d.trackClicks.Selected)
 	var errs []string
 	if in.Name == "" {
 		errs = append(errs, "Give the account a short name.")
@@ -550,6 +610,8 @@ func (d *accountDialog) show() {
 	if d.a.e.svc.Accounts == nil {
 		auto.Disable()
 	}
+	trackNote := widget.NewLabel(trackHelp)
+	trackNote.Wrapping = fyne.TextWrapWord
 	browse := widget.NewButtonWithIcon("", theme.FolderOpenIcon(), func() {
 		dialog.ShowFileOpen(func(r fyne.URIReadCloser, err error) {
 			if err == nil && r != nil {
@@ -572,6 +634,8 @@ func (d *accountDialog) show() {
 		widget.NewLabel("IMAP security"), d.imapSec,
 		widget.NewLabel("CA file"), container.NewBorder(nil, nil, nil, browse, d.caFile),
 		widget.NewLabel("Password"), container.NewVBox(d.pwSource, d.password, d.command),
+		widget.NewLabel("Track opens"), d.trackOpens,
+		widget.NewLabel("Track clicks"), container.NewVBox(d.trackClicks, trackNote),
 	)
 	d.testBtn = widget.NewButtonWithIcon("Test connection", theme.ViewRefreshIcon(), d.test)
 	d.saveBtn = widget.NewButtonWithIcon("Save", theme.ConfirmIcon(), d.save)

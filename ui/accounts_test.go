@@ -195,3 +195,45 @@ func TestAccountCardEditOpensFilledDialog(t *testing.T) {
 		t.Fatalf("edit dialog not filled: %+v", d)
 	}
 }
+
+// The account dialog shows and saves the account's tracking defaults;
+// the card says when they differ from the global setting.
+func TestAccountDialogTrackingDefaults(t *testing.T) {
+	f := newFakes()
+	m := newTestWindow(t, f)
+	m.ShowAccountDialog("")
+	d := m.accounts().dlg
+	if d.trackOpens.Selected != trackUseGlobal || d.trackClicks.Selected != trackUseGlobal {
+		t.Fatalf("new account starts with %q / %q, want %q", d.trackOpens.Selected, d.trackClicks.Selected, trackUseGlobal)
+	}
+	requireText(t, d.content, "Track opens", "Track clicks", trackUseGlobal, "Tracking needs a tracker")
+	test.Type(d.name, "news")
+	test.Type(d.email, "news@example.com")
+	test.Type(d.smtpHost, "smtp.example.com")
+	test.Type(d.password, "pw")
+	d.trackOpens.SetSelected(trackOnLabel)
+	d.save()
+	if len(f.accounts.added) != 1 {
+		t.Fatalf("not added: %q", d.err.Text)
+	}
+	if in := f.accounts.added[0]; in.TrackOpens != TrackOn || in.TrackClicks != TrackGlobal {
+		t.Errorf("added with opens %q, clicks %q; want on, global", in.TrackOpens, in.TrackClicks)
+	}
+	requireText(t, content(m), "New messages: Track opens on, Track clicks as in Settings")
+	if hasText(content(m), "New messages: Track opens as in Settings") {
+		t.Error("the card of an account that follows the global settings mentions them")
+	}
+
+	m.ShowAccountDialog("news")
+	d = m.accounts().dlg
+	if d.trackOpens.Selected != trackOnLabel || d.trackClicks.Selected != trackUseGlobal {
+		t.Fatalf("edit dialog shows %q / %q, want On / %s", d.trackOpens.Selected, d.trackClicks.Selected, trackUseGlobal)
+	}
+	d.trackOpens.SetSelected(trackUseGlobal)
+	d.trackClicks.SetSelected(trackOffLabel)
+	d.save()
+	if got := f.accounts.accounts[1]; got.Name != "news" || got.TrackOpens != TrackGlobal || got.TrackClicks != TrackOff {
+		t.Errorf("updated %+v", got)
+	}
+	requireText(t, content(m), "New messages: Track opens as in Settings, Track clicks off")
+}
