@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -14,11 +15,13 @@ import (
 
 func runAccount(ctx context.Context, env *Env, args []string) error {
 	if len(args) == 0 {
-		return usagef("account needs a subcommand: add, list, test or remove")
+		return usagef("account needs a subcommand: add, edit, list, test or remove")
 	}
 	switch args[0] {
 	case "add":
 		return accountAdd(ctx, env, args[1:])
+	case "edit":
+		return accountEdit(ctx, env, args[1:])
 	case "list":
 		return accountList(ctx, env, args[1:])
 	case "remove":
@@ -26,7 +29,24 @@ func runAccount(ctx context.Context, env *Env, args []string) error {
 	case "test":
 		return accountTest(ctx, env, args[1:])
 	}
-	return usagef("unknown account subcommand %q (add, list, test, remove)", args[0])
+	return usagef("unknown account subcommand %q (add, edit, list, test, remove)", args[0])
+}
+
+const trackUsage = "global (follow the tracking.default_%s setting), on or off"
+
+// trackFlag is --track-opens / --track-clicks of account add and edit: the
+// account's default for new messages.
+func trackFlag(fs *flag.FlagSet, kind, def string) *string {
+	return fs.String("track-"+kind, def,
+		"default for tracking "+kind+" in new messages from this account: "+fmt.Sprintf(trackUsage, kind))
+}
+
+func parseTrackFlag(kind, v string) (app.TrackDefault, error) {
+	d, err := app.ParseTrackDefault(v)
+	if err != nil {
+		return "", usagef("--track-%s: %q: use "+trackUsage, kind, v, kind)
+	}
+	return d, nil
 }
 
 func accountAdd(ctx context.Context, env *Env, args []string) error {
@@ -42,6 +62,7 @@ func accountAdd(ctx context.Context, env *Env, args []string) error {
 	pwcmd := fs.String("password-command", "", "command printing the password (run at each use; nothing is stored but the command)")
 	ca := fs.String("ca-file", "", "PEM file of the CA to trust for this account's servers (instead of the system's)")
 	savesSent := fs.Bool("provider-saves-sent", false, "the provider files sent mail itself (skip the IMAP copy)")
+	opens, clicks := trackFlag(fs, "opens", string(app.TrackGlobal)), trackFlag(fs, "clicks", string(app.TrackGlobal))
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -56,6 +77,12 @@ func accountAdd(ctx context.Context, env *Env, args []string) error {
 		return usagef("give exactly one of --password-stdin or --password-command")
 	}
 	a := app.Account{Name: pos[0], DisplayName: *display, Email: *email, CAFile: *ca, SavesSent: *savesSent}
+	if a.TrackOpens, err = parseTrackFlag("opens", *opens); err != nil {
+		return err
+	}
+	if a.TrackClicks, err = parseTrackFlag("clicks", *clicks); err != nil {
+		return err
+	}
 	if a.SMTP.Host, a.SMTP.Port, err = mail.ParseHostPort(*smtp); err != nil {
 		return usagef("--smtp: %v", err)
 	}
@@ -108,6 +135,9 @@ type accountJSON struct {
 	Username       string `json:"username"`
 	CAFile         string `json:"ca_file,omitempty"`
 	PasswordSource string `json:"password_source"`
+	SavesSent      bool   `json:"provider_saves_sent"`
+	TrackOpens     string `json:"track_opens"`  // global, on or off
+	TrackClicks    string `json:"track_clicks"` // global, on or off
 }
 
 func accountList(ctx context.Context, env *Env, args []string) error {
@@ -133,7 +163,8 @@ func accountList(ctx context.Context, env *Env, args []string) error {
 		out := []accountJSON{}
 		for _, a := range list {
 			j := accountJSON{Name: a.Name, DisplayName: a.DisplayName, Email: a.Email, SMTP: a.SMTP.Addr(),
-				SMTPSecurity: string(a.SMTP.Security), Username: a.SMTP.Username, CAFile: a.CAFile, PasswordSource: a.PasswordSource}
+				SMTPSecurity: string(a.SMTP.Security), Username: a.SMTP.Username, CAFile: a.CAFile, PasswordSource: a.PasswordSource,
+				SavesSent: a.SavesSent, TrackOpens: string(a.TrackOpens), TrackClicks: string(a.TrackClicks)}
 			if a.IMAP.Host != "" {
 				j.IMAP, j.IMAPSecurity = a.IMAP.Addr(), string(a.IMAP.Security)
 			}
@@ -148,13 +179,14 @@ func accountList(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tEMAIL\tSMTP\tIMAP\tPASSWORD")
+	fmt.Fprintln(tw, "NAME\tEMAIL\tSMTP\tIMAP\tPASSWORD\tTRACK OPENS\tTRACK CLICKS")
 	for _, a := range list {
 		imap := "-"
 		if a.IMAP.Host != "" {
 			imap = a.IMAP.Addr() + " " + string(a.IMAP.Security)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\n", a.Name, a.Email, a.SMTP.Addr(), a.SMTP.Security, imap, a.PasswordSource)
+		fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%s\t%s\t%s\n", a.Name, a.Email, a.SMTP.Addr(), a.SMTP.Security, imap, a.PasswordSource,
+			a.TrackOpens, a.TrackClicks)
 	}
 	return tw.Flush()
 }
@@ -172,5 +204,121 @@ func accountRemove(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "account %s removed\n", args[0])
+	return nil
+}
+
+// accountEdit changes the given settings of an account and keeps the rest.
+func accountEdit(ctx context.Context, env *Env, args []string) error {
+	fs := newFlags(env, "account edit")
+	email := fs.String("email", "", "the address mail is sent from")
+	display := fs.String("name", "", "display name shown to recipients")
+	smtp := fs.String("smtp", "", "submission server HOST:PORT")
+	smtpSec := fs.String("smtp-security", "", "tls or starttls")
+	imap := fs.String("imap", "", "IMAP server HOST:PORT for reports (empty: read no reports)")
+	imapSec := fs.String("imap-security", "", "tls or starttls")
+	user := fs.String("username", "", "login name")
+	stdin := fs.Bool("password-stdin", false, "read a new password from standard input and keep it in the OS keyring")
+	pwcmd := fs.String("password-command", "", "command printing the password (replaces the keyring entry)")
+	ca := fs.String("ca-file", "", "PEM file of the CA to trust (empty: the system's)")
+	savesSent := fs.Bool("provider-saves-sent", false, "the provider files sent mail itself (skip the IMAP copy)")
+	opens, clicks := trackFlag(fs, "opens", ""), trackFlag(fs, "clicks", "")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("account edit needs exactly one NAME, then the settings to change")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(set) == 0 {
+		return usagef("account edit: nothing to change (see mailroom account edit --help)")
+	}
+	if *stdin && set["password-command"] {
+		return usagef("give at most one of --password-stdin or --password-command")
+	}
+	ap, err := env.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ap.Close()
+	old, err := ap.Accounts.Get(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if old == nil {
+		return fmt.Errorf("no account named %q", pos[0])
+	}
+	a := *old
+	if set["email"] {
+		a.Email = *email
+	}
+	if set["name"] {
+		a.DisplayName = *display
+	}
+	if set["smtp"] {
+		if a.SMTP.Host, a.SMTP.Port, err = mail.ParseHostPort(*smtp); err != nil {
+			return usagef("--smtp: %v", err)
+		}
+	}
+	if set["smtp-security"] {
+		if a.SMTP.Security, err = mail.ParseSecurity(*smtpSec); err != nil {
+			return usagef("--smtp-security: %v", err)
+		}
+	}
+	if set["imap"] {
+		a.IMAP.Host, a.IMAP.Port = "", 0
+		if *imap != "" {
+			if a.IMAP.Host, a.IMAP.Port, err = mail.ParseHostPort(*imap); err != nil {
+				return usagef("--imap: %v", err)
+			}
+		}
+	}
+	if set["imap-security"] {
+		if a.IMAP.Security, err = mail.ParseSecurity(*imapSec); err != nil {
+			return usagef("--imap-security: %v", err)
+		}
+	}
+	if set["username"] {
+		a.SMTP.Username = *user
+	}
+	if set["ca-file"] {
+		a.CAFile = *ca
+	}
+	if set["provider-saves-sent"] {
+		a.SavesSent = *savesSent
+	}
+	if set["track-opens"] {
+		if a.TrackOpens, err = parseTrackFlag("opens", *opens); err != nil {
+			return err
+		}
+	}
+	if set["track-clicks"] {
+		if a.TrackClicks, err = parseTrackFlag("clicks", *clicks); err != nil {
+			return err
+		}
+	}
+	var secret string
+	if *stdin {
+		a.PasswordSource, a.PasswordCommand = "keyring", ""
+		b, err := io.ReadAll(io.LimitReader(env.Stdin, 64<<10))
+		if err != nil {
+			return fmt.Errorf("read password: %w", err)
+		}
+		if secret = strings.TrimRight(string(b), "\r\n"); secret == "" {
+			return usagef("--password-stdin: standard input was empty")
+		}
+	} else if set["password-command"] {
+		a.PasswordSource, a.PasswordCommand = "command", *pwcmd
+	}
+	if err := ap.Accounts.Update(ctx, a, secret); err != nil {
+		return err
+	}
+	if old.PasswordSource == "keyring" && a.PasswordSource != "keyring" {
+		if err := ap.Accounts.Creds.Forget(a.Name); err != nil {
+			fmt.Fprintf(env.Stderr, "warning: the old password could not be deleted from the keyring: %v\n", err)
+		}
+	}
+	fmt.Fprintf(env.Stdout, "account %s changed\n", a.Name)
 	return nil
 }

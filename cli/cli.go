@@ -47,7 +47,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"account", "add|list|test|remove ...", "manage sending accounts", runAccount},
+		{"account", "add|edit|list|test|remove ...", "manage sending accounts", runAccount},
 		{"send", "--account NAME --to A ...", "queue a message; print its id", runSend},
 		{"run", "[--once]", "run outbox, report sync and open sync", runRun},
 		{"status", "[MESSAGE-ID] [--json]", "per-recipient status with evidence", runStatus},

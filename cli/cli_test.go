@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +168,144 @@ func TestReportsListsUnmatched(t *testing.T) {
 
 func reportsMeta() reports.Meta {
 	return reports.Meta{Account: "work", Mailbox: "INBOX", UIDValidity: 1, UID: 7, ReceivedAt: time.Now()}
+}
+
+// account add/edit take the per-account tracking defaults and account
+// list shows them.
+func TestAccountTrackingDefaultFlags(t *testing.T) {
+	dir := t.TempDir()
+	add := func(name string, extra ...string) (int, string) {
+		args := append([]string{"account", "add", name, "--email", name + "@example.test", "--smtp", "smtp.example.test:465",
+			"--smtp-security", "tls", "--username", name, "--password-command", "echo x"}, extra...)
+		code, _, errs := runCLI(t, dir, "", args...)
+		return code, errs
+	}
+	if code, errs := add("news", "--track-opens", "on", "--track-clicks", "off"); code != 0 {
+		t.Fatalf("add: exit %d: %s", code, errs)
+	}
+	if code, errs := add("work"); code != 0 {
+		t.Fatalf("add: exit %d: %s", code, errs)
+	}
+	if code, errs := add("bad", "--track-opens", "sometimes"); code != ExitUsage || !strings.Contains(errs, "global") {
+		t.Errorf("add --track-opens sometimes: exit %d, %q; want 2 and the valid values", code, errs)
+	}
+	type row struct{ Name, TrackOpens, TrackClicks string }
+	list := func() []row {
+		t.Helper()
+		code, out, errs := runCLI(t, dir, "", "account", "list", "--json")
+		if code != 0 {
+			t.Fatalf("list: %s", errs)
+		}
+		var rows []struct {
+			Name        string `json:"name"`
+			TrackOpens  string `json:"track_opens"`
+			TrackClicks string `json:"track_clicks"`
+		}
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatal(err)
+		}
+		var got []row
+		for _, r := range rows {
+			got = append(got, row{r.Name, r.TrackOpens, r.TrackClicks})
+		}
+		return got
+	}
+	if got := list(); len(got) != 2 || got[0] != (row{"news", "on", "off"}) || got[1] != (row{"work", "global", "global"}) {
+		t.Fatalf("list --json: %+v", got)
+	}
+	_, out, _ := runCLI(t, dir, "", "account", "list")
+	if !strings.Contains(out, "TRACK OPENS") || !regexpLine(out, `^news\s.*\son\s+off\s*$`) || !regexpLine(out, `^work\s.*\sglobal\s+global\s*$`) {
+		t.Errorf("account list does not show the tracking defaults:\n%s", out)
+	}
+
+	code, _, errs := runCLI(t, dir, "", "account", "edit", "news", "--track-clicks", "global")
+	if code != 0 {
+		t.Fatalf("edit: exit %d: %s", code, errs)
+	}
+	if got := list(); got[0] != (row{"news", "on", "global"}) {
+		t.Errorf("after edit --track-clicks global: %+v", got[0])
+	}
+	code, _, errs = runCLI(t, dir, "", "account", "edit", "news", "--name", "News Desk", "--track-opens", "OFF")
+	if code != 0 {
+		t.Fatalf("edit: exit %d: %s", code, errs)
+	}
+	if got := list(); got[0] != (row{"news", "off", "global"}) {
+		t.Errorf("after edit --track-opens OFF: %+v", got[0])
+	}
+	for _, args := range [][]string{
+		{"account", "edit", "news"},
+		{"account", "edit", "news", "--track-clicks", "yes"},
+		{"account", "edit", "--track-clicks", "on"},
+	} {
+		if code, _, errs := runCLI(t, dir, "", args...); code != ExitUsage || errs == "" {
+			t.Errorf("%v: exit %d (%q), want 2", args, code, errs)
+		}
+	}
+	if code, _, errs := runCLI(t, dir, "", "account", "edit", "nobody", "--track-opens", "on"); code != ExitRuntime || !strings.Contains(errs, "nobody") {
+		t.Errorf("edit of an unknown account: exit %d, %q", code, errs)
+	}
+}
+
+func regexpLine(text, re string) bool { return regexp.MustCompile(`(?m)` + re).MatchString(text) }
+
+// mailroom send without tracking flags uses the account's default; an
+// explicit flag wins; with tracking off nothing is tracked and the send
+// still works.
+func TestSendUsesAccountTrackingDefaults(t *testing.T) {
+	dir := t.TempDir()
+	must := func(args ...string) (string, string) {
+		t.Helper()
+		code, out, errs := runCLI(t, dir, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		return out, errs
+	}
+	must("account", "add", "news", "--email", "news@example.test", "--smtp", "smtp.example.test:465", "--smtp-security", "tls",
+		"--username", "news", "--password-command", "echo x", "--track-opens", "on")
+	md := filepath.Join(dir, "body.md")
+	os.WriteFile(md, []byte("Hello, see [the site](https://example.com/)."), 0o600)
+	send := func(flags ...string) (id string, opens, clicks bool, stderr string) {
+		t.Helper()
+		out, errs := must(append([]string{"send", "--account", "news", "--to", "bob@example.test", "--subject", "s",
+			"--markdown-file", md}, flags...)...)
+		id = strings.TrimSpace(out)
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, DataDir: dir}
+		ap, err := env.open(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ap.Close()
+		if err := ap.DB.R.QueryRow(`SELECT track_opens, track_clicks FROM messages WHERE id=?`, id).Scan(&opens, &clicks); err != nil {
+			t.Fatalf("message %s: %v", id, err)
+		}
+		return id, opens, clicks, errs
+	}
+	check := func(what string, wantOpens, wantClicks bool, flags ...string) string {
+		t.Helper()
+		_, opens, clicks, errs := send(flags...)
+		if opens != wantOpens || clicks != wantClicks {
+			t.Errorf("%s: tracked opens %v, clicks %v; want %v, %v", what, opens, clicks, wantOpens, wantClicks)
+		}
+		return errs
+	}
+	if errs := check("tracking off, account opens on", false, false); errs != "" {
+		t.Errorf("tracking off: stderr %q", errs)
+	}
+	must("config", "set", "tracking.mode", "builtin")
+	must("config", "set", "tracking.default_clicks", "true")
+	errs := check("no flags: account opens on, clicks global (on)", true, true)
+	if !strings.Contains(errs, "tracking opens and clicks: the default for account news") {
+		t.Errorf("no note on stderr about the default tracking: %q", errs)
+	}
+	check("--no-track-opens", false, true, "--no-track-opens")
+	check("--track-opens=false --no-track-clicks", false, false, "--track-opens=false", "--no-track-clicks")
+	must("config", "set", "tracking.default_clicks", "false")
+	check("global clicks off", true, false)
+	check("--track-clicks", true, true, "--track-clicks")
+	must("account", "edit", "news", "--track-opens", "off", "--track-clicks", "on")
+	check("account edited to opens off, clicks on", false, true)
+	if code, _, _ := runCLI(t, dir, "", "send", "--account", "news", "--to", "bob@example.test", "--track-opens", "--no-track-opens"); code != ExitUsage {
+		t.Errorf("--track-opens --no-track-opens: exit %d, want 2", code)
+	}
 }

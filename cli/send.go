@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -27,8 +28,12 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	mdFile := fs.String("markdown-file", "", "Markdown body file (sent as text + HTML)")
 	htmlFile := fs.String("html-file", "", "HTML body file")
 	fs.Var(&attach, "attach", "file to attach (repeatable)")
-	opens := fs.Bool("track-opens", false, "put an open-tracking pixel in each recipient's copy (HTML only)")
-	clicks := fs.Bool("track-clicks", false, "route links through the tracker")
+	opens := fs.Bool("track-opens", false, "put an open-tracking pixel in each recipient's copy (HTML only); "+
+		"without --track-opens or --no-track-opens the account's default applies")
+	noOpens := fs.Bool("no-track-opens", false, "no open-tracking pixel, whatever the account's default")
+	clicks := fs.Bool("track-clicks", false, "route links through the tracker; "+
+		"without --track-clicks or --no-track-clicks the account's default applies")
+	noClicks := fs.Bool("no-track-clicks", false, "leave links alone, whatever the account's default")
 	at := fs.String("at", "", "send later, at this RFC 3339 time")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -42,6 +47,14 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	}
 	if *mdFile != "" && (*htmlFile != "" || *textFile != "") {
 		return usagef("--markdown-file replaces --text-file and --html-file")
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *opens && *noOpens {
+		return usagef("give --track-opens or --no-track-opens, not both")
+	}
+	if *clicks && *noClicks {
+		return usagef("give --track-clicks or --no-track-clicks, not both")
 	}
 	req := app.SendRequest{Account: *account, To: to, Cc: cc, Bcc: bcc, Subject: *subject,
 		Attachments: attach, TrackOpens: *opens, TrackClicks: *clicks, Format: compose.FormatPlain}
@@ -76,6 +89,30 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer ap.Close()
+	// An explicit flag wins; otherwise the account's default (its own, or
+	// the global setting) applies, and only while a tracker is configured.
+	openSet, clickSet := set["track-opens"] || set["no-track-opens"], set["track-clicks"] || set["no-track-clicks"]
+	if !openSet || !clickSet {
+		if acct, _ := ap.Accounts.Get(ctx, *account); acct != nil { // an unknown account is reported by Send
+			defOpens, defClicks, err := ap.TrackingDefaults(ctx, *account)
+			if err != nil {
+				return err
+			}
+			var from []string
+			if !openSet && defOpens {
+				req.TrackOpens = true
+				from = append(from, "opens")
+			}
+			if !clickSet && defClicks {
+				req.TrackClicks = true
+				from = append(from, "clicks")
+			}
+			if len(from) > 0 {
+				fmt.Fprintf(env.Stderr, "tracking %s: the default for account %s (--no-track-%s to send without)\n",
+					strings.Join(from, " and "), *account, strings.Join(from, " / --no-track-"))
+			}
+		}
+	}
 	id, err := ap.Send(ctx, req)
 	var se *app.SendError
 	if errors.As(err, &se) {
