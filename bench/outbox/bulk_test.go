@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -125,6 +126,48 @@ func (nopSession) Send(ctx context.Context, env mail.Envelope, body io.Reader) (
 func (nopSession) MaxSize() int64 { return 0 }
 func (nopSession) Close() error   { return nil }
 
+// clientOnly sends the same copies through the benchmark's go-smtp client
+// (plainSession, sessions connections) without the outbox or a database:
+// the ceiling of the outbox with this client. The client resets (RSET)
+// between transactions like mail/submit does; smtp-source does not.
+func clientOnly(b *testing.B, addr string, m ob.Message) time.Duration {
+	start := time.Now()
+	errs := make(chan error, sessions)
+	for s := 0; s < sessions; s++ {
+		go func(s int) {
+			sess, err := plainDialer{addr}.Dial(context.Background(), "")
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer sess.Close()
+			for k := s; k < len(m.Copies); k += sessions {
+				c := m.Copies[k]
+				env := mail.Envelope{From: m.From, EnvID: c.EnvID, Recipients: []string{c.Recipients[0].Address}}
+				if _, err := sess.Send(context.Background(), env, bytes.NewReader(c.Body)); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(s)
+	}
+	for s := 0; s < sessions; s++ {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(start)
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
+}
+
 // viaOutbox enqueues the bulk message and sends it through the Runner
 // (to the sink, or to nopSession when addr is empty); it returns the
 // enqueue and send durations.
@@ -192,7 +235,9 @@ func BenchmarkBulkSend(b *testing.B) {
 	}
 	addr := startSink(b)
 	for i := 0; i < b.N; i++ {
+		load := loadavg()
 		ref := reference(b, addr)
+		client := clientOnly(b, addr, bulkMessage(i))
 		enq, send := viaOutbox(b, addr, i)
 		_, dbOnly := viaOutbox(b, "", i)
 		refRate := float64(copies) / ref.Seconds()
@@ -205,9 +250,14 @@ func BenchmarkBulkSend(b *testing.B) {
 		fmt.Printf("  outbox enqueue + send         %8.0f msg/s  (enqueue %v, send %v)\n", rate, enq.Round(time.Millisecond), send.Round(time.Millisecond))
 		fmt.Printf("  outbox send only              %8.0f msg/s\n", sendRate)
 		fmt.Printf("  outbox database work alone    %8.0f msg/s  (no-op session, no network)\n", float64(copies)/dbOnly.Seconds())
+		clientRate := float64(copies) / client.Seconds()
+		fmt.Printf("  go-smtp client alone          %8.0f msg/s  (same copies, no outbox, no database: the ceiling, ratio %.2f)\n",
+			clientRate, clientRate/refRate)
 		fmt.Printf("  ratio outbox/smtp-source      %8.2f  (target >= 0.5)\n", ratio)
+		fmt.Printf("  load average                  %s before, %s after\n", load, loadavg())
 		b.ReportMetric(rate, "msg/s")
 		b.ReportMetric(refRate, "ref-msg/s")
 		b.ReportMetric(ratio, "ratio")
+		b.ReportMetric(clientRate/refRate, "client-ratio")
 	}
 }

@@ -7,12 +7,16 @@
 // ~5 KB copies, one recipient each, enqueued (one synchronous=FULL
 // transaction) and sent through the outbox's Runner with two connections,
 // every attempt committed before it is sent and every result after (the
-// result's commit also claims the next copy on that connection), on a
+// result's commit also claims the next copies for that connection, each
+// committed before any byte of it is sent), on a
 // database with the same components as the app (view's search trigger
 // and indexes, reports' index). It
 // prints both rates, the outbox's send-only rate, its rate with a no-op
-// session (the database work alone, the limit) and the ratio (target
-// >= 0.5).
+// session (the database work alone, the limit), the rate of the
+// benchmark's go-smtp client sending the same copies without the outbox
+// (the ceiling: it resets the session between messages like mail/submit,
+// which smtp-source does not), the ratio (target >= 0.5) and the load
+// average.
 //
 //	go test ./bench/outbox -run '^$' -bench . -benchtime 1x
 //

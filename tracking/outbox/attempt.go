@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -249,21 +250,27 @@ func (o *Outbox) record(ctx context.Context, j *job, part []*jobRcpt, res mail.S
 	return rest, err
 }
 
-// nextCopy hands recordAndClaim the copy to claim next on the same
-// connection; ok false when there is none to take right now. release
-// gives a taken copy back when the commit failed.
+// nextCopy hands recordAndClaim the copies to claim next on the same
+// connection: take returns one copy at a time, ok false when there is
+// none to take right now; release gives a taken copy back when the commit
+// failed or nothing of it was due. max is how many copies one commit
+// claims (at least 1).
 type nextCopy struct {
 	take    func() (copyID int64, ok bool)
 	release func(copyID int64)
 	u       float64
+	max     int
 }
 
 // recordAndClaim is record, and, when the attempt is over and next offers
-// a copy, the claim of that copy on the same connection, in ONE commit:
-// the result is still committed before the next message goes on the wire
-// (the claim's attempt row is committed before any of it is sent), with
-// one commit per copy instead of two.
-func (o *Outbox) recordAndClaim(ctx context.Context, j *job, part []*jobRcpt, res mail.SubmitResult, sendErr error, split bool, p Policy, next *nextCopy) (rest []*jobRcpt, c claimed, err error) {
+// copies, the claim of up to next.max copies to send on the same
+// connection, in ONE commit: the result is still committed before the
+// next message goes on the wire, and the attempt row of every claimed
+// copy is committed before any byte of it is sent. Claiming several
+// copies at once spreads one commit over them (the pages a claim writes,
+// the tail of events and of the attempts table, the message's row, are
+// largely the same for the next copies).
+func (o *Outbox) recordAndClaim(ctx context.Context, j *job, part []*jobRcpt, res mail.SubmitResult, sendErr error, split bool, p Policy, next *nextCopy) (rest []*jobRcpt, c claimedMany, err error) {
 	now := o.now()
 	results := outcomeFor(part, res, sendErr)
 	// After a 452 the session stops at that recipient: it and those after
@@ -281,9 +288,9 @@ func (o *Outbox) recordAndClaim(ctx context.Context, j *job, part []*jobRcpt, re
 	// Split only when the server took someone: otherwise another
 	// transaction would get the same answer.
 	split = split && tooMany && len(later) < len(part)
-	var taken int64
+	var taken []int64
 	err = o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		rest, c = nil, claimed{}
+		rest, c = nil, claimedMany{}
 		var hold, pause string
 		for i, rc := range part {
 			r := results[i]
@@ -322,32 +329,65 @@ func (o *Outbox) recordAndClaim(ctx context.Context, j *job, part []*jobRcpt, re
 		if next == nil || sendErr != nil || hold != "" || pause != "" {
 			return nil
 		}
-		if taken == 0 {
+		for len(taken) < max(next.max, 1) {
 			id, ok := next.take()
 			if !ok {
-				return nil
+				break
 			}
-			taken = id
+			taken = append(taken, id)
+			one, err := o.claimTx(ctx, tx, id, p, next.u, now)
+			if err != nil {
+				return err
+			}
+			c.add(one, id)
+			if one.paused {
+				break
+			}
 		}
-		var err error
-		c, err = o.claimTx(ctx, tx, taken, p, next.u, now)
-		return err
+		return nil
 	})
 	if err != nil {
-		if taken != 0 {
-			next.release(taken)
+		for _, id := range taken {
+			next.release(id)
 		}
-		return nil, claimed{}, err
+		return nil, claimedMany{}, err
 	}
 	o.changed(j.message)
-	if c.changed != "" && c.changed != j.message {
-		o.changed(c.changed)
-	}
-	if taken != 0 && c.job == nil {
-		// Nothing of it was due after all (or the account is paused).
-		next.release(taken)
+	o.changed(c.changed...)
+	// Copies of which nothing was due after all (or the account is
+	// paused) go back.
+	for _, id := range taken {
+		if !c.has(id) {
+			next.release(id)
+		}
 	}
 	return rest, c, nil
+}
+
+// claimedMany is what the claims of one commit did.
+type claimedMany struct {
+	jobs    []*job
+	changed []string
+	paused  bool
+}
+
+func (c *claimedMany) add(one claimed, id int64) {
+	if one.job != nil {
+		c.jobs = append(c.jobs, one.job)
+	}
+	if one.changed != "" && !slices.Contains(c.changed, one.changed) {
+		c.changed = append(c.changed, one.changed)
+	}
+	c.paused = c.paused || one.paused
+}
+
+func (c *claimedMany) has(copyID int64) bool {
+	for _, j := range c.jobs {
+		if j.copyID == copyID {
+			return true
+		}
+	}
+	return false
 }
 
 func cmpOr(a, b string) string {
@@ -512,4 +552,50 @@ func poisonReason(crashes int, last string) string {
 		s += " Last failure: " + last
 	}
 	return s
+}
+
+// skippedText is the event text of a copy claimed ahead on a connection
+// and given back unsent.
+const skippedText = "Not sent: sending stopped before this copy's turn; nothing of it was sent."
+
+// unclaim gives back copies claimed ahead for a connection that will not
+// send them (shutdown, pause, a session that could not go on): nothing of
+// them was sent, so each attempt is closed as "skipped", and its
+// recipients are due again at once with their attempt count as before
+// (a "deferred" event says so; a cancel asked for meanwhile is applied).
+func (o *Outbox) unclaim(ctx context.Context, jobs []*job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := o.now()
+	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		for _, j := range jobs {
+			for _, rc := range j.rcpts {
+				if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvDeferred,
+					Source: tracking.SrcOutbox, Text: skippedText,
+					Detail: detailJSON("attempt", rc.number, "skipped", true, "next_attempt_at", rfc3339(now))}); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE recipients SET attempts=?, next_attempt_at=?, last_reply=? WHERE id=?`,
+					rc.number-1, store.Millis(now), skippedText, rc.id); err != nil {
+					return err
+				}
+				if err := o.applyCancelTx(ctx, tx, rc.id, false, now); err != nil {
+					return err
+				}
+			}
+			if err := o.endAttemptTx(ctx, tx, j.attempt, j.message, "skipped", "", false, "", now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		o.changed(j.message)
+	}
+	return nil
 }

@@ -27,14 +27,28 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 		r.wg.Done()
 		r.poke()
 	}()
-	// pending is a copy already claimed by the commit that recorded the
-	// previous copy's result on this session: it is sent even when ctx
-	// ended meanwhile (its attempt is committed; like any claimed copy).
-	var pending *job
-	for pending != nil || ctx.Err() == nil {
+	// queue holds copies already claimed by the commit that recorded the
+	// previous copy's result on this session (their attempts are
+	// committed): they are sent in order; when the worker stops before
+	// their turn, they are given back unsent (unclaim).
+	var queue []*job
+	defer func() {
+		if len(queue) == 0 {
+			return
+		}
+		if err := r.Outbox.unclaim(ctx, queue); err != nil {
+			r.fail(err)
+		}
+		for _, j := range queue {
+			r.done(ln, j.copyID)
+		}
+	}()
+	for ctx.Err() == nil {
 		p := r.policy()
 		var cid int64
-		if pending != nil {
+		var pending *job
+		if len(queue) > 0 {
+			pending, queue = queue[0], queue[1:]
 			cid = pending.copyID
 		} else {
 			r.mu.Lock()
@@ -56,8 +70,8 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 				return
 			}
 		}
-		var cont bool
-		cont, pending = r.process(ctx, ln, cid, &sess, p, pending)
+		cont, more := r.process(ctx, ln, cid, &sess, p, pending, len(queue) == 0)
+		queue = append(queue, more...)
 		r.done(ln, cid)
 		if !cont {
 			return
@@ -143,8 +157,8 @@ func closeSession(s mail.Session) {
 // done when claimed is set), dial if needed, send, record. A panic
 // anywhere in it is recovered here and counted against the message
 // (poison isolation). It returns false when the worker should stop, and
-// the next copy when the result's commit claimed one.
-func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy, claimed *job) (cont bool, next *job) {
+// the copies the result's commit claimed next (only when claimNext).
+func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy, claimed *job, claimNext bool) (cont bool, next []*job) {
 	j := claimed
 	defer func() {
 		v := recover()
@@ -155,13 +169,15 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 		*sessp = nil
 		why := fmt.Sprintf("panic: %v", v)
 		r.logf("outbox: %s\n%s", why, debug.Stack())
-		if next != nil {
-			// Claimed by a commit that went through: give it back like
-			// recovery would.
-			if err := r.Outbox.interrupt(ctx, next, "panic", why, p); err != nil {
+		if len(next) > 0 {
+			// Claimed by a commit that went through, nothing of them
+			// sent: give them back.
+			if err := r.Outbox.unclaim(ctx, next); err != nil {
 				r.fail(err)
 			}
-			r.done(ln, next.copyID)
+			for _, j := range next {
+				r.done(ln, j.copyID)
+			}
 			next = nil
 		}
 		if j == nil {
@@ -204,31 +220,42 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 		r.connected(ln)
 	}
 	r.callHook(hookInfo{Point: hookDialed, EnvID: j.envid})
-	serr, next, paused, err := r.send(ctx, ln, *sessp, j, p)
+	ahead := 0
+	if claimNext {
+		ahead = claimAhead
+	}
+	serr, next, paused, err := r.send(ctx, ln, *sessp, j, p, ahead)
 	if err != nil {
 		r.fail(err)
-		return false, nil
+		return false, next
 	}
 	if serr != nil {
 		closeSession(*sessp)
 		*sessp = nil
 		if oc := mail.OutcomeOf(serr); oc == mail.AuthFailed {
 			r.stopLane(ln)
-			return false, nil
+			return false, next
 		}
 	}
 	if paused {
 		r.stopLane(ln)
-		return false, nil
+		return false, next
 	}
 	return true, next
 }
 
-// nextOnSession offers recordAndClaim the lane's next copy when it may go
-// out at once on the same session: no rate limit to wait for, not
+// claimAhead is how many copies the commit of a result claims for the
+// same session when more are due (each is still committed before any of
+// its bytes is sent): one commit spread over several copies writes fewer
+// pages per copy. A copy claimed ahead waits at most claimAhead-1 sends;
+// when the worker stops first, it is given back unsent (unclaim).
+const claimAhead = 8
+
+// nextOnSession offers recordAndClaim the lane's next copies when they may
+// go out at once on the same session: no rate limit to wait for, not
 // stopping.
-func (r *Runner) nextOnSession(ctx context.Context, ln *lane, p Policy) *nextCopy {
-	if p.RatePerMinute > 0 || r.unsafeOrder {
+func (r *Runner) nextOnSession(ctx context.Context, ln *lane, p Policy, n int) *nextCopy {
+	if p.RatePerMinute > 0 || r.unsafeOrder || n <= 0 {
 		return nil
 	}
 	return &nextCopy{
@@ -240,15 +267,16 @@ func (r *Runner) nextOnSession(ctx context.Context, ln *lane, p Policy) *nextCop
 		},
 		release: func(id int64) { r.done(ln, id) },
 		u:       r.rand(),
+		max:     n,
 	}
 }
 
 // send runs the copy's transactions on one session: normally one; more
 // when the server limits recipients per transaction (452). It returns the
 // session error (the session is unusable), the next copy claimed by the
-// commit of the result (nil when none), whether that claim found the
-// account paused, and a database error.
-func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, p Policy) (sessErr error, next *job, paused bool, dbErr error) {
+// commit of the result (up to ahead of them; none when ahead is 0),
+// whether that claim found the account paused, and a database error.
+func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, p Policy, ahead int) (sessErr error, next []*job, paused bool, dbErr error) {
 	// The transaction must not be cut short by shutdown: cutting it
 	// after "." would turn a clean send into an uncertain one. The submit
 	// layer's own timeouts bound it.
@@ -314,7 +342,7 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 		}
 		var nx *nextCopy
 		if serr == nil {
-			nx = r.nextOnSession(ctx, ln, p)
+			nx = r.nextOnSession(ctx, ln, p, ahead)
 		}
 		rest, c, err := r.Outbox.recordAndClaim(sctx, j, part, res, serr, serr == nil, p, nx)
 		if err != nil {
@@ -322,7 +350,7 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 		}
 		r.callHook(hookInfo{Point: hookRecorded, EnvID: j.envid})
 		if serr != nil || len(rest) == 0 {
-			return serr, c.job, c.paused, nil
+			return serr, c.jobs, c.paused, nil
 		}
 		part = rest
 	}

@@ -1,0 +1,91 @@
+package outbox
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"mailroom/mail/smtptest"
+	"mailroom/tracking"
+)
+
+// A result's commit claims up to claimAhead copies for the same session.
+// When the worker stops before their turn (here: the run is canceled right
+// after the first result is recorded), they are given back unsent: the
+// attempt is closed as "skipped", the recipients are deferred, due at
+// once, with their attempt count as before; the next run sends each
+// exactly once.
+func TestClaimedAheadGivenBackOnStop(t *testing.T) {
+	e := newEnv(t, nil, fastPolicy())
+	e.ob.Policy.MaxConnections = 1
+	srv := smtptest.Start(t, smtptest.Config{DSN: true})
+	var ids []string
+	for i := 0; i < 2*claimAhead; i++ {
+		ids = append(ids, e.enqueue(message("bob@example.test")))
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	r := e.runner(newPeerDialer(srv))
+	var once sync.Once
+	r.hook = func(h hookInfo) {
+		if h.Point == hookRecorded {
+			once.Do(cancel)
+		}
+	}
+	if err := r.Run(ctx); err != context.Canceled {
+		t.Fatalf("run: %v", err)
+	}
+	if n := len(srv.Received()); n != 1 {
+		t.Fatalf("%d delivered before the stop, want 1", n)
+	}
+	var skipped, open int
+	e.db.R.QueryRow(`SELECT count(*) FILTER (WHERE outcome='skipped'), count(*) FILTER (WHERE ended_at=0) FROM outbox_attempts`).Scan(&skipped, &open)
+	if skipped != claimAhead || open != 0 {
+		t.Errorf("attempts: %d skipped (want %d), %d open (want 0)", skipped, claimAhead, open)
+	}
+	now := e.ob.now()
+	var deferred int
+	for _, id := range ids {
+		for _, rc := range e.message(id).Recipients {
+			evs, err := e.st.Events(e.ctx, rc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch rc.Status {
+			case tracking.Accepted, tracking.Queued:
+			case tracking.Deferred:
+				deferred++
+				var attempts int
+				var next int64
+				e.db.R.QueryRow(`SELECT attempts, next_attempt_at FROM recipients WHERE id=?`, rc.ID).Scan(&attempts, &next)
+				if attempts != 0 || time.UnixMilli(next).After(now) {
+					t.Errorf("%s: given back with attempts=%d, next %v (now %v)", id, attempts, time.UnixMilli(next), now)
+				}
+				if last := evs[len(evs)-1]; last.Text != skippedText {
+					t.Errorf("%s: last event %s %q", id, last.Kind, last.Text)
+				}
+			default:
+				t.Errorf("%s: %s after the stop (%s)", id, rc.Status, kinds(evs))
+			}
+		}
+	}
+	if deferred != claimAhead {
+		t.Errorf("%d recipients given back, want %d", deferred, claimAhead)
+	}
+	e.runOnce(e.runner(newPeerDialer(srv)))
+	got := delivered(srv)
+	if len(got) != len(ids) {
+		t.Errorf("%d copies delivered, want %d", len(got), len(ids))
+	}
+	for k, n := range got {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+	}
+	for _, id := range ids {
+		if st := e.statuses(id)["bob@example.test"]; st != tracking.Accepted {
+			t.Errorf("%s: %s", id, st)
+		}
+	}
+}
