@@ -94,6 +94,13 @@ func TestDialTLSAndCandidates(t *testing.T) {
 	if again, err := c.Candidates(ctx, "INBOX", next); err != nil || len(again) != 0 {
 		t.Fatalf("Candidates(since UIDNEXT) = %v, %v", again, err)
 	}
+	// A slice holds only its own UIDs.
+	if in, err := c.CandidatesIn(ctx, "INBOX", uDSN, uExim); err != nil || len(in) != 2 || in[0].UID != uDSN || in[1].UID != uExim {
+		t.Fatalf("CandidatesIn(%d, %d) = %+v, %v", uDSN, uExim, in, err)
+	}
+	if in, err := c.CandidatesIn(ctx, "INBOX", uPlain, uPlain); err != nil || len(in) != 0 {
+		t.Fatalf("CandidatesIn(plain) = %+v, %v", in, err)
+	}
 
 	body, err := c.Fetch(ctx, "INBOX", uDSN, 1<<20)
 	if err != nil || !bytes.Equal(body, dsnMail) {

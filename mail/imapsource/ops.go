@@ -79,7 +79,13 @@ const candidateBatch = 500
 // Candidates runs one UID SEARCH for report-like messages at or above
 // sinceUID, then one UID FETCH per batch for their size, structure and a few
 // header fields. No body is transferred.
-func (c *conn) Candidates(ctx context.Context, mailbox string, sinceUID uint32) (out []Candidate, err error) {
+func (c *conn) Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error) {
+	return c.CandidatesIn(ctx, mailbox, sinceUID, 0)
+}
+
+// CandidatesIn is Candidates for the UIDs from..to only (to 0: no upper
+// bound).
+func (c *conn) CandidatesIn(ctx context.Context, mailbox string, from, to uint32) (out []Candidate, err error) {
 	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
 	if err != nil {
 		return nil, err
@@ -88,8 +94,11 @@ func (c *conn) Candidates(ctx context.Context, mailbox string, sinceUID uint32) 
 	if _, err := c.ensure(mailbox, false); err != nil {
 		return nil, err
 	}
-	sinceUID = max(sinceUID, 1)
-	sd, err := c.client.UIDSearch(searchCriteria(sinceUID), nil).Wait()
+	from = max(from, 1)
+	if to != 0 && to < from {
+		return nil, nil
+	}
+	sd, err := c.client.UIDSearch(searchCriteria(from, to), nil).Wait()
 	if err != nil {
 		return nil, fmt.Errorf("imap: UID SEARCH: %w", err)
 	}
@@ -97,7 +106,7 @@ func (c *conn) Candidates(ctx context.Context, mailbox string, sinceUID uint32) 
 	for _, u := range sd.AllUIDs() {
 		// "n:*" always includes the highest UID, even when it is below
 		// n (RFC 3501 section 6.4.8): drop what we have seen already.
-		if uint32(u) >= sinceUID {
+		if uint32(u) >= from && (to == 0 || uint32(u) <= to) {
 			uids = append(uids, u)
 		}
 	}

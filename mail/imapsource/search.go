@@ -24,12 +24,13 @@ var candidateHeaders = []string{"From", "Message-ID", "In-Reply-To", "References
 var bounceSubjects = []string{"Undeliver", "Returned mail", "Delivery Status Notification",
 	"Delivery Failure", "failure notice", "Mail delivery failed"}
 
-// searchCriteria builds "UID n:* (OR ...)" over every sign of a report.
-// Each key is a substring match done by the server (RFC 3501 section
-// 6.4.4), so ordinary mail is told apart without downloading it.
-func searchCriteria(sinceUID uint32) *imap.SearchCriteria {
+// searchCriteria builds "UID from:to (OR ...)" over every sign of a
+// report (to 0 is "*"). Each key is a substring match done by the server
+// (RFC 3501 section 6.4.4), so ordinary mail is told apart without
+// downloading it.
+func searchCriteria(from, to uint32) *imap.SearchCriteria {
 	var set imap.UIDSet
-	set.AddRange(imap.UID(sinceUID), 0) // 0 is "*"
+	set.AddRange(imap.UID(from), imap.UID(to)) // 0 is "*"
 	hdr := func(k, v string) imap.SearchCriteria {
 		return imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: k, Value: v}}}
 	}

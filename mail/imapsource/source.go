@@ -65,6 +65,10 @@ type Source interface {
 	// reports, chosen by the server (one UID SEARCH), described by one UID
 	// FETCH of size, structure and a few header fields. No body is fetched.
 	Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error)
+	// CandidatesIn is Candidates for the UIDs from..to (inclusive; to 0
+	// means no upper bound), so that a large mailbox can be searched in
+	// slices, possibly on several connections at once.
+	CandidatesIn(ctx context.Context, mailbox string, from, to uint32) ([]Candidate, error)
 	// Fetch returns the whole message (BODY.PEEK[], never setting \Seen).
 	// It transfers at most maxBytes+1 bytes; a longer message yields
 	// ErrTooLarge. A message that no longer exists yields ErrNotFound.
