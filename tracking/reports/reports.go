@@ -124,35 +124,49 @@ type Fetched struct {
 // loop's path: one commit per batch instead of one per report). Results are
 // in the order of items. On error nothing of the batch is stored.
 func (r *Reports) IngestBatch(ctx context.Context, items []Fetched) ([]Result, error) {
-	type prepared struct {
-		rep  *report.Report
-		row  reportRow
-		auto string
-	}
 	// Parsing is pure CPU and independent per message: spread it over the
 	// cores before the (serial) transaction.
 	preps := make([]prepared, len(items))
-	errs := make([]error, len(items))
 	workers := min(runtime.GOMAXPROCS(0), len(items))
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := w; i < len(items); i += workers {
-				preps[i].rep, preps[i].row, preps[i].auto, errs[i] = r.prepare(items[i])
+				preps[i] = r.prepare(items[i])
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
+	return r.storeBatch(ctx, preps, nil)
+}
+
+// prepared is one message parsed and ready to store, or (skipped) the
+// trace of one that was not downloaded.
+type prepared struct {
+	rep     *report.Report
+	row     reportRow
+	auto    string
+	skipped bool
+}
+
+// storeBatch stores prepared messages and matches them in one
+// transaction; before the commit it runs also (nil: nothing), so that the
+// caller's bookkeeping (the sync position) commits with the reports it
+// describes. A skipped item's Result has only ReportID and Duplicate.
+func (r *Reports) storeBatch(ctx context.Context, preps []prepared, also func(*ptx) error) ([]Result, error) {
 	var out []Result
 	err := r.Store.DB.WithTx(ctx, func(sqltx *sql.Tx) error {
 		tx := newPtx(ctx, sqltx)
 		out = make([]Result, 0, len(preps))
 		for _, p := range preps {
+			if p.skipped {
+				id, dup, err := upsertReport(tx, p.row)
+				if err != nil {
+					return err
+				}
+				out = append(out, Result{ReportID: id, Duplicate: dup, Note: p.row.note})
+				continue
+			}
 			res := Result{Kind: p.rep.Kind}
 			id, dup, err := upsertReport(tx, p.row)
 			if err != nil {
@@ -170,6 +184,16 @@ func (r *Reports) IngestBatch(ctx context.Context, items []Fetched) ([]Result, e
 			}
 			out = append(out, res)
 		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
+		if testHookBeforeCommit != nil {
+			if err := testHookBeforeCommit(preps); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -178,14 +202,17 @@ func (r *Reports) IngestBatch(ctx context.Context, items []Fetched) ([]Result, e
 	return out, nil
 }
 
-// prepare parses one message and builds its row.
-func (r *Reports) prepare(it Fetched) (*report.Report, reportRow, string, error) {
+// testHookBeforeCommit, when set by a test, runs at the end of every
+// batch transaction; an error rolls the batch back.
+var testHookBeforeCommit func([]prepared) error
+
+// prepare parses one message and builds its row. It cannot fail: an empty
+// message is stored as not a report (Parse only fails on an empty input or
+// a failing reader, and a byte slice does not fail).
+func (r *Reports) prepare(it Fetched) prepared {
 	rep, err := report.Parse(bytes.NewReader(it.Raw))
-	if errors.Is(err, report.ErrEmpty) {
-		rep, err = &report.Report{Kind: report.KindNotAReport}, nil
-	}
 	if err != nil {
-		return nil, reportRow{}, "", err
+		rep = &report.Report{Kind: report.KindNotAReport}
 	}
 	meta := it.Meta
 	if meta.ReceivedAt.IsZero() {
@@ -204,7 +231,7 @@ func (r *Reports) prepare(it Fetched) (*report.Report, reportRow, string, error)
 	if v, err := json.Marshal(rep.View()); err == nil {
 		row.parsed = string(v)
 	}
-	return rep, row, autoSubmitted(it.Raw), nil
+	return prepared{rep: rep, row: row, auto: autoSubmitted(it.Raw)}
 }
 
 // autoSubmitted reads the Auto-Submitted header of a message.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,7 @@ type Source interface {
 	Mailboxes(ctx context.Context) ([]MailboxInfo, error)
 	Select(ctx context.Context, mailbox string) (uidValidity, uidNext uint32, err error)
 	Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error)
+	CandidatesIn(ctx context.Context, mailbox string, from, to uint32) ([]Candidate, error)
 	FetchMany(ctx context.Context, mailbox string, uids []uint32, maxBytes int64, fn func(uid uint32, body []byte, err error) error) error
 	Move(ctx context.Context, mailbox string, uid uint32, dest string) error
 	WaitForChange(ctx context.Context, mailbox string, maxIdle time.Duration) error
@@ -90,6 +92,13 @@ type Syncer struct {
 	// Attempts is how many connections SyncOnce uses before giving up
 	// (default 4).
 	Attempts int
+	// Connections is the most IMAP connections one large sync uses at
+	// once (default 2): a mailbox with more than one slice of new UIDs to
+	// search is searched and fetched on Dial'ed extra connections too,
+	// closed when the sync ends. 1 uses the caller's connection only.
+	Connections int
+	// sliceUIDs overrides sliceUIDs (tests).
+	sliceUIDs int
 	// Logf receives one line per notable event; nil discards.
 	Logf func(format string, args ...any)
 }
@@ -340,42 +349,9 @@ func (s *Syncer) syncMailbox(ctx context.Context, src Source, account, mailbox, 
 	if uidNext != 0 && lastUID+1 >= uidNext {
 		return st, nil // nothing new since last time
 	}
-	cands, err := src.Candidates(ctx, mailbox, lastUID+1)
-	if err != nil {
-		return st, err
-	}
-	st.Candidates = len(cands)
-	slices.SortFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.UID, b.UID) })
-	ours, err := s.Reports.answersOurs(ctx, cands)
-	if err != nil {
-		return st, err
-	}
-	p := &progress{s: s, account: account, mailbox: mailbox, uidValidity: uidValidity, cands: cands, done: map[uint32]bool{}}
-	var toFetch []Candidate
-	for _, c := range cands {
-		meta := Meta{Account: account, Mailbox: mailbox, UIDValidity: uidValidity, UID: c.UID}
-		bounceLike := slices.ContainsFunc(c.Reasons, func(r string) bool { return slices.Contains(bounceReasons, r) })
-		switch {
-		case !bounceLike && !ours[c.UID]:
-			// Someone else's thread or an automatic notice: left
-			// undownloaded (and unread).
-			st.NotOurs++
-			p.done[c.UID] = true
-		case c.Size > s.maxBytes():
-			st.Skipped++
-			if _, err := s.Reports.RecordSkipped(ctx, meta, c.Size,
-				fmt.Sprintf("not downloaded: %d bytes is over the %d-byte cap (%s)", c.Size, s.maxBytes(), strings.Join(c.Reasons, ", "))); err != nil {
-				return st, err
-			}
-			p.done[c.UID] = true
-		default:
-			toFetch = append(toFetch, c)
-		}
-	}
-	if err := p.save(ctx); err != nil {
-		return st, err
-	}
-	filed, err := s.download(ctx, src, toFetch, p, &st, fileInto != "" && fileInto != mailbox)
+	p := &progress{account: account, mailbox: mailbox, uidValidity: uidValidity, saved: lastUID,
+		slices: s.slices(lastUID+1, uidNext), done: map[uint32]bool{}}
+	filed, err := s.download(ctx, src, p, &st, fileInto != "" && fileInto != mailbox)
 	if err != nil {
 		return st, err
 	}
@@ -394,10 +370,7 @@ func (s *Syncer) syncMailbox(ctx context.Context, src Source, account, mailbox, 
 	}
 	// Everything below UIDNEXT has now been looked at, candidates or not.
 	if uidNext > 0 {
-		last := uidNext - 1
-		if n := len(cands); n > 0 {
-			last = max(last, cands[n-1].UID)
-		}
+		last := max(uidNext-1, p.maxCandidate())
 		if err := s.Reports.saveSyncState(ctx, account, mailbox, uidValidity, last); err != nil {
 			return st, err
 		}
@@ -405,36 +378,139 @@ func (s *Syncer) syncMailbox(ctx context.Context, src Source, account, mailbox, 
 	return st, nil
 }
 
-// progress saves the sync position as candidates are finished, possibly
-// out of order: the saved last UID is the highest one below which every
-// candidate is done, so a crash or a broken connection resumes exactly.
-type progress struct {
-	s                *Syncer
-	account, mailbox string
-	uidValidity      uint32
-	cands            []Candidate // by UID
-	next             int         // cands[:next] are saved as done
-	done             map[uint32]bool
-	saved            uint32
+// Sizes of the download pipeline.
+const (
+	// sliceUIDs is how many UIDs one SEARCH covers in a large sync: the
+	// reports of a slice are fetched, parsed and stored while the server
+	// searches the next one.
+	sliceUIDs = 2500
+	// fetchBatch and fetchBatchBytes bound one UID FETCH of bodies.
+	fetchBatch      = 200
+	fetchBatchBytes = 32 << 20
+	// ingestBatch is the most reports stored in one transaction.
+	ingestBatch = 250
+	// inFlightBytes bounds the bodies downloaded but not yet stored, so a
+	// run of large reports cannot pile up in memory behind a slow disk.
+	inFlightBytes = 64 << 20
+)
+
+func (s *Syncer) sliceSize() uint32 {
+	if s.sliceUIDs > 0 {
+		return uint32(s.sliceUIDs)
+	}
+	return sliceUIDs
 }
 
-func (p *progress) save(ctx context.Context) error {
-	for p.next < len(p.cands) && p.done[p.cands[p.next].UID] {
-		p.next++
+func (s *Syncer) connections() int {
+	if s.Connections > 0 {
+		return s.Connections
 	}
-	if p.next == 0 {
-		return nil
+	return 2
+}
+
+// slices cuts from..uidNext-1 into SEARCH ranges. Without UIDNEXT (the
+// server did not say) it is one open range from..*.
+func (s *Syncer) slices(from, uidNext uint32) []*slice {
+	from = max(from, 1)
+	if uidNext == 0 {
+		return []*slice{{lo: from}}
 	}
-	last := p.cands[p.next-1].UID
-	if p.next < len(p.cands) {
-		// Not yet done: everything below it is.
-		last = p.cands[p.next].UID - 1
+	var out []*slice
+	for lo := from; lo < uidNext; {
+		hi := uidNext - 1
+		if hi-lo >= s.sliceSize() {
+			hi = lo + s.sliceSize() - 1
+		}
+		out = append(out, &slice{lo: lo, hi: hi})
+		lo = hi + 1
+	}
+	return out
+}
+
+// slice is one SEARCH range and, once searched, its candidates.
+type slice struct {
+	lo, hi   uint32 // hi 0: "*"
+	searched bool
+	cands    []Candidate // by UID
+	next     int         // cands[:next] are done
+}
+
+// progress tracks which candidates are finished, possibly out of order
+// (several slices and connections at once): the saved last UID is the
+// highest one below which every slice is searched and every candidate is
+// done, so a crash or a broken connection resumes exactly. Safe for
+// concurrent use.
+type progress struct {
+	account, mailbox string
+	uidValidity      uint32
+
+	mu     sync.Mutex
+	slices []*slice // by UID
+	done   map[uint32]bool
+	saved  uint32
+}
+
+// searched records a slice's candidates; finished ones (not ours) are
+// marked done at once.
+func (p *progress) searched(sl *slice, cands []Candidate, finished []uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sl.cands, sl.searched = cands, true
+	for _, u := range finished {
+		p.done[u] = true
+	}
+}
+
+func (p *progress) finish(uids ...uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range uids {
+		p.done[u] = true
+	}
+}
+
+// advance returns the new position to save, or ok false when it has not
+// moved.
+func (p *progress) advance() (last uint32, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last = p.saved
+scan:
+	for _, sl := range p.slices {
+		if !sl.searched {
+			last = max(last, sl.lo-1)
+			break
+		}
+		for sl.next < len(sl.cands) && p.done[sl.cands[sl.next].UID] {
+			sl.next++
+		}
+		switch {
+		case sl.next < len(sl.cands):
+			last = max(last, sl.cands[sl.next].UID-1)
+			break scan
+		case sl.hi != 0:
+			last = max(last, sl.hi)
+		case len(sl.cands) > 0:
+			last = max(last, sl.cands[len(sl.cands)-1].UID)
+		}
 	}
 	if last <= p.saved {
-		return nil
+		return p.saved, false
 	}
 	p.saved = last
-	return p.s.Reports.saveSyncState(ctx, p.account, p.mailbox, p.uidValidity, last)
+	return last, true
+}
+
+func (p *progress) maxCandidate() uint32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var m uint32
+	for _, sl := range p.slices {
+		if n := len(sl.cands); n > 0 {
+			m = max(m, sl.cands[n-1].UID)
+		}
+	}
+	return m
 }
 
 type toFile struct {
@@ -442,19 +518,8 @@ type toFile struct {
 	reportID int64
 }
 
-// Download batching: one UID FETCH per fetchBatch candidates (or
-// fetchBatchBytes), one transaction per ingestBatch reports.
-const (
-	fetchBatch      = 200
-	fetchBatchBytes = 32 << 20
-	ingestBatch     = 100
-	// inFlightBytes bounds the bodies downloaded but not yet stored, so a
-	// run of large reports cannot pile up in memory behind a slow disk.
-	inFlightBytes = 64 << 20
-)
-
 // budget is a byte allowance shared by the fetching and the storing
-// goroutine.
+// goroutines.
 type budget struct {
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -484,136 +549,294 @@ func (b *budget) take(ctx context.Context, n int64) error {
 }
 
 func (b *budget) give(n int64) {
+	if n == 0 {
+		return
+	}
 	b.mu.Lock()
 	b.used -= n
 	b.cond.Broadcast()
 	b.mu.Unlock()
 }
 
-type fetchedMsg struct {
+// item is one message on its way through the pipeline: a body to parse
+// and store, or the trace of a message that was not downloaded.
+type item struct {
 	uid  uint32
-	body []byte
-	err  error
+	body []byte // nil for a skipped message
+	prep prepared
 }
 
-// download fetches the candidates in batches on one goroutine while this
-// one parses, matches and stores what has arrived, so the network and the
-// database work overlap.
-func (s *Syncer) download(ctx context.Context, src Source, cands []Candidate, p *progress, st *SyncStats, file bool) ([]toFile, error) {
-	if len(cands) == 0 {
-		return nil, nil
+// download runs the pipeline for p's slices: IMAP workers (src, plus up to
+// Connections-1 extra connections when there are several slices) search a
+// slice, pick its reports and fetch their bodies; parse workers (one per
+// core) parse them; this goroutine stores them in batches, each with the
+// sync position it completes, in one transaction. The stages overlap, so
+// the server searches the next slice while the previous one is parsed and
+// stored. Nothing is lost on an error: what was not committed with its
+// position is fetched again by the next attempt.
+func (s *Syncer) download(ctx context.Context, src Source, p *progress, st *SyncStats, file bool) ([]toFile, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	fail := func(err error) {
+		if err != nil {
+			cancel(err)
+		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ch := make(chan fetchedMsg, 2*ingestBatch)
-	fetchErr := make(chan error, 1)
+	var stMu sync.Mutex // st is shared by the stages
+	count := func(f func(*SyncStats)) {
+		stMu.Lock()
+		f(st)
+		stMu.Unlock()
+	}
 	mem := newBudget(ctx)
-	go func() {
-		defer close(ch)
-		for i := 0; i < len(cands); {
-			var uids []uint32
-			var size int64
-			for ; i < len(cands) && len(uids) < fetchBatch && (len(uids) == 0 || size+cands[i].Size <= fetchBatchBytes); i++ {
-				uids = append(uids, cands[i].UID)
-				size += cands[i].Size
+	parseCh := make(chan item, 2*ingestBatch)
+	storeCh := make(chan item, 2*ingestBatch)
+	send := func(ch chan<- item, it item) error {
+		select {
+		case ch <- it:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+
+	queue := make(chan *slice, len(p.slices))
+	for _, sl := range p.slices {
+		queue <- sl
+	}
+	close(queue)
+	work := func(src Source) {
+		for sl := range queue {
+			if ctx.Err() != nil {
+				return
 			}
-			err := src.FetchMany(ctx, p.mailbox, uids, s.maxBytes(), func(uid uint32, body []byte, err error) error {
-				if err := mem.take(ctx, int64(len(body))); err != nil {
-					return err
+			if err := s.fetchSlice(ctx, src, p, sl, count, mem, func(it item) error {
+				if it.body == nil {
+					return send(storeCh, it)
 				}
-				select {
-				case ch <- fetchedMsg{uid, body, err}:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
-			if err != nil {
-				fetchErr <- err
+				return send(parseCh, it)
+			}); err != nil {
+				fail(err)
 				return
 			}
 		}
-		fetchErr <- nil
+	}
+	var fetchers sync.WaitGroup
+	fetchers.Go(func() { work(src) })
+	for range min(s.connections(), len(p.slices)) - 1 {
+		fetchers.Go(func() {
+			extra, err := s.extraConn(ctx, p)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.logf("reports: %s: extra connection: %v (going on with fewer)", p.account, err)
+				}
+				return
+			}
+			defer extra.Close()
+			work(extra)
+		})
+	}
+	go func() {
+		fetchers.Wait()
+		close(parseCh)
 	}()
 
-	sizes := make(map[uint32]int64, len(cands))
+	var parsers sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		parsers.Go(func() {
+			for it := range parseCh {
+				if ctx.Err() != nil {
+					mem.give(int64(len(it.body)))
+					continue // drain so the fetchers can finish
+				}
+				it.prep = s.Reports.prepare(Fetched{Raw: it.body, Meta: Meta{Account: p.account, Mailbox: p.mailbox,
+					UIDValidity: p.uidValidity, UID: it.uid, ReceivedAt: time.Now()}})
+				if send(storeCh, it) != nil {
+					mem.give(int64(len(it.body)))
+				}
+			}
+		})
+	}
+	go func() {
+		parsers.Wait()
+		close(storeCh)
+	}()
+
+	var filed []toFile
+	var pending []item
+	flush := func() error {
+		preps := make([]prepared, len(pending))
+		for i, it := range pending {
+			preps[i] = it.prep
+		}
+		results, err := s.Reports.storeBatch(ctx, preps, func(tx *ptx) error {
+			// The position commits with the reports it covers.
+			for _, it := range pending {
+				p.finish(it.uid)
+			}
+			last, ok := p.advance()
+			if !ok {
+				return nil
+			}
+			return saveSyncStateTx(tx, p.account, p.mailbox, p.uidValidity, last)
+		})
+		for _, it := range pending {
+			mem.give(int64(len(it.body)))
+		}
+		if err != nil {
+			pending = pending[:0]
+			return err
+		}
+		count(func(st *SyncStats) {
+			for i, res := range results {
+				if pending[i].body == nil {
+					continue // counted as skipped by the fetcher
+				}
+				if res.Duplicate {
+					st.Duplicates++
+				} else {
+					st.Ingested++
+				}
+				if res.Matched() > 0 {
+					st.Matched++
+				} else if res.Kind != report.KindNotAReport {
+					st.Unmatched++
+				}
+				if file && fileable(res.Kind) {
+					filed = append(filed, toFile{pending[i].uid, res.ReportID})
+				}
+			}
+		})
+		pending = pending[:0]
+		return nil
+	}
+	for it := range storeCh {
+		if ctx.Err() != nil {
+			mem.give(int64(len(it.body)))
+			continue // drain so the other stages can finish
+		}
+		pending = append(pending, it)
+		// Store when a batch is full or nothing else has arrived: the
+		// fetchers may be waiting for the memory these bodies hold.
+		if len(pending) >= ingestBatch || len(storeCh) == 0 {
+			fail(flush())
+		}
+	}
+	if ctx.Err() == nil && len(pending) > 0 {
+		fail(flush())
+	}
+	if ctx.Err() == nil {
+		// Slices without reports may have moved the position.
+		if last, ok := p.advance(); ok {
+			fail(s.Reports.saveSyncState(ctx, p.account, p.mailbox, p.uidValidity, last))
+		}
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(filed, func(a, b toFile) int { return cmp.Compare(a.uid, b.uid) })
+	return filed, nil
+}
+
+// extraConn dials another connection for the same mailbox, usable only if
+// the mailbox still has the same UIDVALIDITY.
+func (s *Syncer) extraConn(ctx context.Context, p *progress) (Source, error) {
+	src, err := s.Dial(ctx, p.account)
+	if err != nil {
+		return nil, err
+	}
+	v, _, err := src.Select(ctx, p.mailbox)
+	if err == nil && v != p.uidValidity {
+		err = fmt.Errorf("UIDVALIDITY is %d there, %d on the first connection", v, p.uidValidity)
+	}
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	return src, nil
+}
+
+// fetchSlice searches one slice, decides which candidates to download and
+// fetches them, handing every body (and every skipped message) to out.
+func (s *Syncer) fetchSlice(ctx context.Context, src Source, p *progress, sl *slice,
+	count func(func(*SyncStats)), mem *budget, out func(item) error) error {
+	cands, err := src.CandidatesIn(ctx, p.mailbox, sl.lo, sl.hi)
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(cands, func(a, b Candidate) int { return cmp.Compare(a.UID, b.UID) })
+	ours, err := s.Reports.answersOurs(ctx, cands)
+	if err != nil {
+		return err
+	}
+	var toFetch, tooLarge []Candidate
+	var notOurs []uint32
 	for _, c := range cands {
+		bounceLike := slices.ContainsFunc(c.Reasons, func(r string) bool { return slices.Contains(bounceReasons, r) })
+		switch {
+		case !bounceLike && !ours[c.UID]:
+			// Someone else's thread or an automatic notice: left
+			// undownloaded (and unread).
+			notOurs = append(notOurs, c.UID)
+		case c.Size > s.maxBytes():
+			tooLarge = append(tooLarge, c)
+		default:
+			toFetch = append(toFetch, c)
+		}
+	}
+	p.searched(sl, cands, notOurs)
+	count(func(st *SyncStats) {
+		st.Candidates += len(cands)
+		st.NotOurs += len(notOurs)
+		st.Skipped += len(tooLarge)
+	})
+	skip := func(uid uint32, size int64, note string) error {
+		return out(item{uid: uid, prep: prepared{skipped: true, row: reportRow{
+			meta: Meta{Account: p.account, Mailbox: p.mailbox, UIDValidity: p.uidValidity, UID: uid, ReceivedAt: time.Now()},
+			kind: KindSkipped, size: size, note: note}}})
+	}
+	for _, c := range tooLarge {
+		if err := skip(c.UID, c.Size, fmt.Sprintf("not downloaded: %d bytes is over the %d-byte cap (%s)",
+			c.Size, s.maxBytes(), strings.Join(c.Reasons, ", "))); err != nil {
+			return err
+		}
+	}
+	sizes := make(map[uint32]int64, len(toFetch))
+	for _, c := range toFetch {
 		sizes[c.UID] = c.Size
 	}
-	var filed []toFile
-	var pending []Fetched
-	flush := func() error {
-		if len(pending) == 0 {
-			return p.save(ctx) // skipped messages may have moved the position
+	for i := 0; i < len(toFetch); {
+		var uids []uint32
+		var size int64
+		for ; i < len(toFetch) && len(uids) < fetchBatch && (len(uids) == 0 || size+toFetch[i].Size <= fetchBatchBytes); i++ {
+			uids = append(uids, toFetch[i].UID)
+			size += toFetch[i].Size
 		}
-		results, err := s.Reports.IngestBatch(ctx, pending)
-		for _, f := range pending {
-			mem.give(int64(len(f.Raw)))
-		}
+		err := src.FetchMany(ctx, p.mailbox, uids, s.maxBytes(), func(uid uint32, body []byte, err error) error {
+			if err != nil {
+				if !isPerMessage(err) {
+					return err
+				}
+				// Gone, refused or grown past the cap since SEARCH:
+				// keep a trace and go on with the others.
+				count(func(st *SyncStats) { st.Skipped++ })
+				return skip(uid, sizes[uid], "not downloaded: "+err.Error())
+			}
+			if err := mem.take(ctx, int64(len(body))); err != nil {
+				return err
+			}
+			count(func(st *SyncStats) { st.Fetched++ })
+			if err := out(item{uid: uid, body: body}); err != nil {
+				mem.give(int64(len(body)))
+				return err
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		for i, res := range results {
-			uid := pending[i].Meta.UID
-			if res.Duplicate {
-				st.Duplicates++
-			} else {
-				st.Ingested++
-			}
-			if res.Matched() > 0 {
-				st.Matched++
-			} else if res.Kind != report.KindNotAReport {
-				st.Unmatched++
-			}
-			if file && fileable(res.Kind) {
-				filed = append(filed, toFile{uid, res.ReportID})
-			}
-			p.done[uid] = true
-		}
-		pending = pending[:0]
-		return p.save(ctx)
 	}
-	var consumeErr error
-	for m := range ch {
-		if consumeErr != nil || m.err != nil {
-			mem.give(int64(len(m.body)))
-		}
-		if consumeErr != nil {
-			continue // drain so the fetcher can finish
-		}
-		meta := Meta{Account: p.account, Mailbox: p.mailbox, UIDValidity: p.uidValidity, UID: m.uid}
-		switch {
-		case m.err != nil && isPerMessage(m.err):
-			// Gone, refused or grown past the cap since SEARCH: keep a
-			// trace and go on with the others.
-			st.Skipped++
-			if _, err := s.Reports.RecordSkipped(ctx, meta, sizes[m.uid], "not downloaded: "+m.err.Error()); err != nil {
-				consumeErr = err
-			}
-			p.done[m.uid] = true
-		case m.err != nil:
-			consumeErr = m.err
-		default:
-			st.Fetched++
-			meta.ReceivedAt = time.Now()
-			pending = append(pending, Fetched{Raw: m.body, Meta: meta})
-		}
-		// Store when a batch is full or nothing else has arrived: the
-		// fetcher may be waiting for the memory these bodies hold.
-		if consumeErr == nil && (len(pending) >= ingestBatch || len(ch) == 0) {
-			consumeErr = flush()
-		}
-		if consumeErr != nil {
-			cancel()
-		}
-	}
-	if consumeErr == nil {
-		consumeErr = flush()
-	}
-	if err := <-fetchErr; err != nil && consumeErr == nil {
-		consumeErr = err
-	}
-	return filed, consumeErr
+	return nil
 }
 
 // fileable: delivery reports and receipts are moved out of the way; a
@@ -658,13 +881,20 @@ func (r *Reports) syncState(ctx context.Context, account, mailbox string) (uidVa
 // saveSyncState records progress; last_uid never moves backwards within one
 // UIDVALIDITY.
 func (r *Reports) saveSyncState(ctx context.Context, account, mailbox string, uidValidity, lastUID uint32) error {
-	_, err := r.Store.DB.W.ExecContext(ctx, `INSERT INTO imap_sync(account, mailbox, uid_validity, last_uid, synced_at)
-		VALUES(?,?,?,?,?) ON CONFLICT(account, mailbox) DO UPDATE SET
-		last_uid=CASE WHEN uid_validity=excluded.uid_validity THEN max(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
-		uid_validity=excluded.uid_validity, synced_at=excluded.synced_at`,
-		account, mailbox, uidValidity, lastUID, store.Millis(time.Now()))
+	_, err := r.Store.DB.W.ExecContext(ctx, qSaveSyncState, account, mailbox, uidValidity, lastUID, store.Millis(time.Now()))
 	return err
 }
+
+// saveSyncStateTx is saveSyncState inside a batch transaction.
+func saveSyncStateTx(tx *ptx, account, mailbox string, uidValidity, lastUID uint32) error {
+	_, err := tx.exec(qSaveSyncState, account, mailbox, uidValidity, lastUID, store.Millis(time.Now()))
+	return err
+}
+
+const qSaveSyncState = `INSERT INTO imap_sync(account, mailbox, uid_validity, last_uid, synced_at)
+		VALUES(?,?,?,?,?) ON CONFLICT(account, mailbox) DO UPDATE SET
+		last_uid=CASE WHEN uid_validity=excluded.uid_validity THEN max(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
+		uid_validity=excluded.uid_validity, synced_at=excluded.synced_at`
 
 // SyncState is the saved position of one mailbox.
 type SyncState struct {
