@@ -178,15 +178,27 @@ func nonStandardRecipients(rep *Report, m *message) {
 // originalMarkers start the returned copy of the original message.
 var originalMarkerRe = regexp.MustCompile(`(?im)^[ \t>|-]*(?:-{2,}|={2,}|_{2,})?[ \t]*(?:this is a copy of the message|below this line is a copy of the message|original message follows|original message headers?|-+ ?original message ?-+|unsent message follows|message header follows|undelivered message follows|the original message headers? (?:are|is) (?:included|following|follows)|headers of the original message|copy of the original message|the original message was:|original message:|returned message follows|message headers follow|header of the original message|a copy of your message|your original message)`)
 
+// originalMarkerWords: every alternative of originalMarkerRe contains one
+// of these, so a text without any is not scanned with it.
+var originalMarkerWords = []string{"copy of the message", "original message", "unsent message follows",
+	"message header follows", "undelivered message follows", "returned message follows", "message headers follow",
+	"copy of your message"}
+
 // splitOriginal separates the notice from the returned original message.
 func splitOriginal(text string) (notice, original string) {
-	if loc := originalMarkerRe.FindStringIndex(text); loc != nil {
-		return text[:loc[0]], text[loc[0]:]
+	if lower, fold := foldForPrefilter(text); !fold || containsAny(lower, originalMarkerWords) {
+		if loc := originalMarkerRe.FindStringIndex(text); loc != nil {
+			return text[:loc[0]], text[loc[0]:]
+		}
 	}
 	// An inline original without a marker line: a header block that
 	// starts with Received/Return-Path after a blank line.
-	if loc := inlineHeaderRe.FindStringIndex(text); loc != nil {
-		return text[:loc[0]], text[loc[0]:]
+	// The pattern needs one of these field names, written as it spells
+	// them (it is case-sensitive): do not scan a text without them.
+	if strings.Contains(text, "Received:") || strings.Contains(text, "Return-Path:") || strings.Contains(text, "DKIM-Signature:") {
+		if loc := inlineHeaderRe.FindStringIndex(text); loc != nil {
+			return text[:loc[0]], text[loc[0]:]
+		}
 	}
 	return text, ""
 }
@@ -318,7 +330,9 @@ func anchorBlocks(notice string, excluded map[string]bool) []block {
 	}
 	var anchors []anchor
 	for i, l := range lines {
-		if headerLineRe.MatchString(l) {
+		// Every anchor pattern captures an address: a line without "@"
+		// cannot hold one, and is not worth four regexps.
+		if !strings.Contains(l, "@") || headerLineRe.MatchString(l) {
 			continue
 		}
 		addr, rest := "", ""
