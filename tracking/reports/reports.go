@@ -309,9 +309,33 @@ type reportRow struct {
 // Message-ID, then content hash) or inserts it. A found row is moved to the
 // new location (after a UIDVALIDITY change, or a copy into another folder).
 func upsertReport(tx *ptx, row reportRow) (int64, bool, error) {
+	// Most reports are new: try the insert first. It does nothing when
+	// the location, the Message-ID or the hash is taken (the unique
+	// indexes), and only then is the stored row looked for.
+	var raw any
+	if row.raw != nil {
+		raw = row.raw
+	}
+	if row.parsed == "" {
+		row.parsed = "{}"
+	}
+	res, err := tx.exec(`INSERT INTO reports(account, mailbox, uid_validity, uid, message_id, sha256,
+		received_at, report_date, kind, size, raw, parsed, note) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)
+		ON CONFLICT DO NOTHING`,
+		row.meta.Account, row.meta.Mailbox, row.meta.UIDValidity, row.meta.UID, row.messageID, row.sha,
+		store.Millis(row.meta.ReceivedAt), store.Millis(row.reportDate), row.kind, row.size, raw, row.parsed, row.note)
+	if err != nil {
+		return 0, false, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, false, err
+	} else if n == 1 {
+		id, err := res.LastInsertId()
+		return id, false, err
+	}
 	// Three indexed lookups, not one OR: SQLite would scan the table.
 	var id int64
-	err := sql.ErrNoRows
+	err = sql.ErrNoRows
 	if row.meta.UID != 0 {
 		err = tx.scanRow(`SELECT id FROM reports WHERE account=? AND mailbox=? AND uid_validity=? AND uid=? AND uid<>0`,
 			[]any{row.meta.Account, row.meta.Mailbox, row.meta.UIDValidity, row.meta.UID}, &id)
@@ -331,25 +355,11 @@ func upsertReport(tx *ptx, row reportRow) (int64, bool, error) {
 		}
 		return id, true, nil
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, false, err
+	if errors.Is(err, sql.ErrNoRows) {
+		// The insert conflicted, yet no row holds any of the keys.
+		err = fmt.Errorf("report UID %d: insert conflicted but no stored row matches", row.meta.UID)
 	}
-	var raw any
-	if row.raw != nil {
-		raw = row.raw
-	}
-	if row.parsed == "" {
-		row.parsed = "{}"
-	}
-	res, err := tx.exec(`INSERT INTO reports(account, mailbox, uid_validity, uid, message_id, sha256,
-		received_at, report_date, kind, size, raw, parsed, note) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		row.meta.Account, row.meta.Mailbox, row.meta.UIDValidity, row.meta.UID, row.messageID, row.sha,
-		store.Millis(row.meta.ReceivedAt), store.Millis(row.reportDate), row.kind, row.size, raw, row.parsed, row.note)
-	if err != nil {
-		return 0, false, err
-	}
-	id, err = res.LastInsertId()
-	return id, false, err
+	return 0, false, err
 }
 
 // KindSkipped marks a report row that was not downloaded (too large).
