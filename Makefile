@@ -2,7 +2,10 @@
 # Both install the Debian packages they need first (see `deps`).
 
 GO        ?= go
-TAGS      := migrated_fynedo
+# no_emoji: Fyne then draws emoji with the system's emoji font, loaded only
+# when one is on screen, instead of parsing its bundled 10 MB colour emoji
+# font for every text style at start (~16 MB of RSS; docs/BENCHMARKS.md).
+TAGS      := migrated_fynedo no_emoji
 # Everything but the real window builds and tests without cgo or a display;
 # `ci` makes even main use Fyne's headless driver.
 HEADLESS  := CGO_ENABLED=0 $(GO)
@@ -13,6 +16,8 @@ PKG_BUILD := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-
 PKG_TEST  := postfix dovecot-core dovecot-imapd dovecot-lmtpd openssl xvfb xauth x11-utils xdotool imagemagick wrk postgresql
 PKG_BENCH := wrk tesseract-ocr
 FUZZTIME  ?= 30s
+comma     := ,
+space     := $(subst ,, )
 
 .PHONY: all run build build-headless test test-short bench fuzz lint screenshots deps deps-build deps-test deps-bench seed package package-windows clean
 
@@ -36,7 +41,7 @@ run: deps-build build
 
 ## build: the desktop binary (cgo: Fyne's OpenGL driver) and the tracker (pure Go)
 build:
-	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(BIN)/mailroom .
+	$(GO) build -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/mailroom .
 	$(HEADLESS) build -ldflags '$(LDFLAGS)' -o $(BIN)/mailroom-tracker ./cmd/mailroom-tracker
 
 build-headless:
@@ -77,13 +82,13 @@ seed:
 
 ## package: a Linux desktop package (tar.xz with .desktop file and icon)
 package: deps-build
-	$(GO) run fyne.io/tools/cmd/fyne@v1.7.4 package -os linux -release -tags $(TAGS)
+	$(GO) run fyne.io/tools/cmd/fyne@v1.7.4 package -os linux -release -tags '$(subst $(space),$(comma),$(TAGS))'
 
 ## package-windows: cross-build Mailroom.exe (needs gcc-mingw-w64-x86-64)
 package-windows:
 	@./scripts/deps.sh gcc-mingw-w64-x86-64
 	CC=x86_64-w64-mingw32-gcc CGO_ENABLED=1 GOOS=windows GOARCH=amd64 \
-		$(GO) run fyne.io/tools/cmd/fyne@v1.7.4 package -os windows -release -tags $(TAGS)
+		$(GO) run fyne.io/tools/cmd/fyne@v1.7.4 package -os windows -release -tags '$(subst $(space),$(comma),$(TAGS))'
 
 clean:
 	rm -rf $(BIN) *.tar.xz *.exe

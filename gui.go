@@ -100,22 +100,22 @@ func openView(win *ui.MainWindow, v string) {
 	}
 }
 
-// The desktop app's Go heap holds ~20 MB of live data once the window is
-// up, most of it Fyne's parsed fonts (text, bold, their emoji and system
-// fallbacks). With the default GOGC=100 the heap grows to twice that
-// before a collection, and the pages the start-up garbage used stay
-// mapped: ~45 MB of RSS for 20 MB of data.
+// The desktop app's Go heap holds ~11 MB of live data once the window is
+// up, three quarters of it Fyne's parsed fonts (Noto Sans regular and bold
+// and the system's fallback face for each). With the default GOGC=100 the
+// heap grows to twice that before a collection, and the pages the start-up
+// garbage used stay mapped: ~31 MB of RSS for 11 MB of data.
 //
 // A soft memory limit keeps the Go runtime's total near guiMemoryLimit.
 // The cost is CPU: as the heap nears the limit the collector runs more
-// often (each run marks ~20 MB, a few ms). The risk is a live heap above
+// often (each run marks ~11 MB, a few ms). The risk is a live heap above
 // the limit (a large export, a long raw report on screen), where the
 // collector would run back to back (the runtime caps it at about half of
 // the CPU); tuneMemoryLimit raises the limit with the live heap so the app
 // then behaves as with GOGC=50 instead. The limit is set once the window
 // is up, so start-up (which allocates most) runs at full speed. A
 // GOMEMLIMIT set by the user wins.
-const guiMemoryLimit = 40 << 20
+const guiMemoryLimit = 20 << 20
 
 // tuneMemoryLimit applies the limit, returns the start-up garbage to the
 // OS, and keeps the limit at least 1.5 times the live heap until ctx ends.
