@@ -42,6 +42,9 @@ type Options struct {
 // keeps SQLite's default (2 MB), which its transactions reuse.
 const readerCacheKiB = 512
 
+// walCheckpointPages is the writer's wal_autocheckpoint.
+const walCheckpointPages = 4000
+
 func dsn(file string, readOnly bool, busy time.Duration) string {
 	q := url.Values{}
 	q.Add("_pragma", "journal_mode(WAL)")
@@ -60,6 +63,14 @@ func dsn(file string, readOnly bool, busy time.Duration) string {
 		// messages: every query within 5% of its time with 2 MB.
 		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -readerCacheKiB))
 		q.Add("_pragma", "query_only(1)")
+	} else {
+		// The writer checkpoints the WAL after a commit once it holds
+		// walCheckpointPages pages instead of SQLite's 1,000: a page
+		// rewritten by many commits (the tail of a table or an index) is
+		// copied into the database once per checkpoint, and each
+		// checkpoint syncs the WAL and the database. bench/outbox: about
+		// 10% more copies/s; the WAL file stays under ~16 MB.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walCheckpointPages))
 	}
 	q.Add("_txlock", "immediate")
 	return "file:" + file + "?" + q.Encode()

@@ -55,3 +55,18 @@ func TestOpenMigrateIntegrity(t *testing.T) {
 		t.Fatalf("integrity = %v, %v", res, err)
 	}
 }
+
+func TestWriterCheckpointInterval(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "x.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.W.QueryRow("PRAGMA wal_autocheckpoint").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != walCheckpointPages {
+		t.Errorf("wal_autocheckpoint = %d, want %d", n, walCheckpointPages)
+	}
+}
