@@ -28,8 +28,14 @@ type session struct {
 	server   string            // first word of the greeting
 	maxSize  int64
 
-	mu     sync.Mutex
-	used   bool        // a transaction ran: RSET before the next
+	mu sync.Mutex
+	// inTxn: MAIL was accepted and no reply to "." has ended that
+	// transaction yet, so the next one starts with RSET. After a final
+	// reply (RFC 5321 4.1.1.4) the server is back where EHLO left it, and
+	// MAIL follows at once: an RSET there would cost a round trip, and
+	// go-smtp's Reset another (it says EHLO again).
+	inTxn  bool
+	reused bool        // a transaction was tried on this connection before
 	broken *mail.Error // set once the connection cannot be used again
 }
 
@@ -152,20 +158,27 @@ func (t *txn) run(body io.Reader) *mail.Error {
 		return nil // nothing was sent; the session is fine
 	}
 
-	if s.used {
+	if s.inTxn {
 		if err := c.Reset(); err != nil {
 			r := replyOf("RSET", err)
 			// The recipients were never reached; the next session can try.
 			return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
 		}
 	}
-	s.used = true
+	s.inTxn = false
+	reused := s.reused
+	s.reused = true
 
 	// MAIL FROM. go-smtp drops RET/ENVID silently without DSN; plan knows.
 	t.res.DSNRequested = plan.dsn
 	if err := c.Mail(plan.from, plan.mailOpts); err != nil {
 		r := replyOf("MAIL", err)
 		switch {
+		case reused && (r.Code == 0 || is421(r)):
+			// The connection died while idle between transactions (a
+			// server's idle timeout): nobody was reached; the next
+			// session can try.
+			return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
 		case r.Code == 0 || is421(r):
 			return t.lost(r, err)
 		case r.Temporary():
@@ -177,6 +190,7 @@ func (t *txn) run(body io.Reader) *mail.Error {
 		}
 		return nil
 	}
+	s.inTxn = true
 
 	// RCPT TO, one by one; each reply settles only its recipient.
 rcpts:
@@ -257,11 +271,13 @@ func (t *txn) data(body io.Reader) *mail.Error {
 		final := mail.Reply{Command: ".", Code: 250, Enhanced: enh, Text: text}
 		t.res.Final, t.res.BodySent = &final, true
 		t.setAll(t.accepted, mail.Accepted, final)
+		s.inTxn = false
 		return nil
 	}
 	r := replyOf(".", err)
 	if r.Code != 0 {
 		t.res.Final, t.res.BodySent = &r, true
+		s.inTxn = false
 		switch {
 		case r.Temporary():
 			t.setAll(t.accepted, mail.Deferred, r)

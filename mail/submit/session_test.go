@@ -14,7 +14,8 @@ import (
 	"mailroom/mail/submit"
 )
 
-// TestReuse: two transactions on one session, with RSET between them.
+// TestReuse: three transactions on one session. Each ended with its reply
+// to ".", so the next starts with MAIL: no RSET, no second EHLO.
 func TestReuse(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Config{Security: mail.StartTLS})
 	s, err := submit.Dial(context.Background(), opts(srv))
@@ -32,8 +33,11 @@ func TestReuse(t *testing.T) {
 	if len(got) != 3 || got[1].Rcpts[0].Addr != "c@example.test" || srv.Conns() != 1 {
 		t.Fatalf("received %d on %d connections", len(got), srv.Conns())
 	}
-	if n := bytes.Count(srv.ClientBytes(), []byte("\r\nRSET\r\n")); n != 2 {
-		t.Errorf("RSET seen %d times, want 2", n)
+	if n := bytes.Count(srv.ClientBytes(), []byte("\r\nRSET\r\n")); n != 0 {
+		t.Errorf("RSET seen %d times, want 0", n)
+	}
+	if n := bytes.Count(srv.ClientBytes(), []byte("EHLO ")); n != 2 { // before and after STARTTLS
+		t.Errorf("EHLO seen %d times, want 2", n)
 	}
 	if a := srv.Auths(); len(a) != 1 {
 		t.Errorf("auths %+v", a)
@@ -78,6 +82,11 @@ func TestReuseAfterFailures(t *testing.T) {
 	}
 	if len(srv.Received()) != 1 {
 		t.Errorf("received %d", len(srv.Received()))
+	}
+	// Only the first transaction (MAIL taken, every RCPT refused, no DATA)
+	// was left open: one RSET, before the second.
+	if n := bytes.Count(srv.ClientBytes(), []byte("\r\nRSET\r\n")); n != 1 {
+		t.Errorf("RSET seen %d times, want 1", n)
 	}
 }
 
