@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -63,69 +64,110 @@ func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 // held). u is the jitter draw shared by the copy's recipients.
 func (o *Outbox) claim(ctx context.Context, copyID int64, p Policy, u float64) (*job, error) {
 	now := o.now()
-	var c claimed
+	var c claimedMany
 	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		c, err = o.claimTx(ctx, tx, copyID, p, u, now)
+		c, err = o.claimManyTx(ctx, tx, []int64{copyID}, p, u, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if c.changed != "" {
-		o.changed(c.changed)
-	}
+	o.changed(c.changed...)
 	if c.paused {
 		return nil, errPaused
 	}
-	return c.job, nil
+	if len(c.jobs) == 0 {
+		return nil, nil
+	}
+	return c.jobs[0], nil
 }
 
-// claimed is what claimTx did: the job (nil when nothing was due), the
-// message it changed, and whether the account turned out to be paused
-// (nothing written then).
-type claimed struct {
-	job     *job
-	changed string
-	paused  bool
-}
-
-// claimTx is claim's work inside tx, which may also carry the result of
-// the previous copy sent on the same connection (recordAndClaim).
-func (o *Outbox) claimTx(ctx context.Context, tx *sql.Tx, copyID int64, p Policy, u float64, now time.Time) (claimed, error) {
-	c := &job{copyID: copyID, started: now}
-	var held string
-	var crashes int
-	var paused string
-	err := o.queryRow(ctx, tx, qClaimCopy, copyID).
-		Scan(&c.message, &c.account, &c.from, &held, &crashes, &c.envid, &c.body, &paused)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && held != "") {
-		return claimed{}, nil
+// claimManyTx is claim's work inside tx for the copies ids, in this
+// order, with one statement per kind for all of them (the sending events
+// go through AddEvent one by one). tx may also carry the result of the
+// previous copy sent on the same connection (recordAndClaim). A message
+// whose crash count reached the limit is held; when a copy's account
+// turns out to be paused, it and the copies after it are not claimed
+// (paused is set). Copies of which nothing is due are left out.
+func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Policy, u float64, now time.Time) (claimedMany, error) {
+	var res claimedMany
+	if len(ids) == 0 {
+		return res, nil
 	}
+	type copyRow struct {
+		j       *job
+		held    string
+		crashes int
+		paused  string
+	}
+	byID := make(map[int64]*copyRow, len(ids))
+	rows, err := o.query(ctx, tx, qClaimCopies, jsonInts(ids))
 	if err != nil {
-		return claimed{}, err
+		return res, err
 	}
-	if paused != "" {
-		return claimed{paused: true}, nil
+	for rows.Next() {
+		cr := &copyRow{j: &job{started: now}}
+		c := cr.j
+		if err := rows.Scan(&c.copyID, &c.message, &c.account, &c.from, &cr.held, &cr.crashes, &c.envid, &c.body, &cr.paused); err != nil {
+			rows.Close()
+			return res, err
+		}
+		byID[c.copyID] = cr
 	}
-	if crashes >= p.CrashLimit {
-		return claimed{changed: c.message}, holdTx(ctx, tx, c.message, poisonReason(crashes, ""), now)
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, err
 	}
-	rows, err := o.query(ctx, tx, qClaimRcpts, copyID, store.Millis(now))
+	var live []*job
+	held := map[string]bool{}
+	for _, id := range ids {
+		cr := byID[id]
+		if cr == nil || cr.held != "" || held[cr.j.message] {
+			continue
+		}
+		if cr.paused != "" {
+			res.paused = true
+			break
+		}
+		if cr.crashes >= p.CrashLimit {
+			held[cr.j.message] = true
+			res.addChanged(cr.j.message)
+			if err := holdTx(ctx, tx, cr.j.message, poisonReason(cr.crashes, ""), now); err != nil {
+				return res, err
+			}
+			continue
+		}
+		live = append(live, cr.j)
+	}
+	if len(live) == 0 {
+		return res, nil
+	}
+	liveIDs := make([]int64, len(live))
+	byCopy := make(map[int64]*job, len(live))
+	for i, j := range live {
+		liveIDs[i], byCopy[j.copyID] = j.copyID, j
+	}
+	rows, err = o.query(ctx, tx, qClaimRcptsOf, jsonInts(liveIDs), store.Millis(now))
 	if err != nil {
-		return claimed{}, err
+		return res, err
 	}
-	var cancels []int64
+	type cancel struct {
+		rid     int64
+		message string
+	}
+	var cancels []cancel
 	for rows.Next() {
 		rc := &jobRcpt{}
-		var first, offline int64
-		var cancel bool
-		if err := rows.Scan(&rc.id, &rc.address, &rc.number, &first, &offline, &cancel); err != nil {
+		var copyID, first, offline int64
+		var canceled bool
+		if err := rows.Scan(&copyID, &rc.id, &rc.address, &rc.number, &first, &offline, &canceled); err != nil {
 			rows.Close()
-			return claimed{}, err
+			return res, err
 		}
-		if cancel {
-			cancels = append(cancels, rc.id)
+		j := byCopy[copyID]
+		if canceled {
+			cancels = append(cancels, cancel{rc.id, j.message})
 			continue
 		}
 		rc.number++
@@ -133,51 +175,127 @@ func (o *Outbox) claimTx(ctx context.Context, tx *sql.Tx, copyID int64, p Policy
 		if rc.first.IsZero() {
 			rc.first = now
 		}
-		c.rcpts = append(c.rcpts, rc)
+		j.rcpts = append(j.rcpts, rc)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return claimed{}, err
+		return res, err
 	}
-	var res claimed
-	for _, id := range cancels {
-		res.changed = c.message
-		if err := cancelTx(ctx, tx, id, now); err != nil {
-			return claimed{}, err
+	slices.SortFunc(cancels, func(a, b cancel) int { return cmp.Compare(a.rid, b.rid) })
+	for _, k := range cancels {
+		res.addChanged(k.message)
+		if err := cancelTx(ctx, tx, k.rid, now); err != nil {
+			return res, err
 		}
 	}
-	if len(c.rcpts) == 0 {
+	var attempts [][]any
+	var rcptRows []int64
+	var messages []string
+	for _, j := range live {
+		if len(j.rcpts) == 0 {
+			continue
+		}
+		slices.SortFunc(j.rcpts, func(a, b *jobRcpt) int { return cmp.Compare(a.id, b.id) })
+		number := 0
+		for _, rc := range j.rcpts {
+			// Retry time committed now: if we crash mid-attempt, this
+			// is the cool-off. The last attempt falls on the deadline.
+			rc.next = now.Add(p.Gap(rc.number, u))
+			if dl := rc.deadline(p); rc.next.After(dl) {
+				rc.next = maxTime(dl, now.Add(p.MinGap))
+			}
+			number = max(number, rc.number)
+			rcptRows = append(rcptRows, rc.id, int64(rc.number), store.Millis(rc.first), store.Millis(rc.next))
+		}
+		attempts = append(attempts, []any{j.message, j.copyID, j.account, number, store.Millis(now), store.Millis(j.rcpts[0].next)})
+		if !slices.Contains(messages, j.message) {
+			messages = append(messages, j.message)
+		}
+	}
+	if len(attempts) == 0 {
 		return res, nil
 	}
-	number := 0
-	for _, rc := range c.rcpts {
-		// Retry time committed now: if we crash mid-attempt, this is
-		// the cool-off. The last attempt falls on the deadline.
-		rc.next = now.Add(p.Gap(rc.number, u))
-		if dl := rc.deadline(p); rc.next.After(dl) {
-			rc.next = maxTime(dl, now.Add(p.MinGap))
+	// A crash interrupts a message once: count it unless an attempt of
+	// it is open already (before this commit's attempts exist).
+	for _, m := range messages {
+		if _, err := o.exec(ctx, tx, qCrashIncFirst, m, m); err != nil {
+			return res, err
 		}
-		number = max(number, rc.number)
 	}
-	ins, err := o.exec(ctx, tx, qInsertAttempt, c.message, copyID, c.account, number, store.Millis(now), store.Millis(c.rcpts[0].next))
+	attemptsJSON, err := json.Marshal(attempts)
 	if err != nil {
-		return claimed{}, err
+		return res, err
 	}
-	c.attempt, _ = ins.LastInsertId()
-	for _, rc := range c.rcpts {
-		if _, err := o.exec(ctx, tx, qClaimRcpt,
-			rc.number, store.Millis(rc.first), store.Millis(rc.next), rc.id); err != nil {
-			return claimed{}, err
+	rows, err = o.query(ctx, tx, qInsertAttempts, string(attemptsJSON))
+	if err != nil {
+		return res, err
+	}
+	for rows.Next() {
+		var id, copyID int64
+		if err := rows.Scan(&id, &copyID); err != nil {
+			rows.Close()
+			return res, err
 		}
-		if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
-			Source: tracking.SrcOutbox, Detail: sendingDetail(rc.number, rc.next)}); err != nil {
-			return claimed{}, err
+		byCopy[copyID].attempt = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, err
+	}
+	if _, err := o.exec(ctx, tx, qClaimRcptsSet, jsonRows(rcptRows, 4)); err != nil {
+		return res, err
+	}
+	for _, j := range live {
+		if len(j.rcpts) == 0 {
+			continue
 		}
+		if j.attempt == 0 {
+			return res, fmt.Errorf("copy %d: no attempt id returned", j.copyID)
+		}
+		for _, rc := range j.rcpts {
+			if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
+				Source: tracking.SrcOutbox, Detail: sendingDetail(rc.number, rc.next)}); err != nil {
+				return res, err
+			}
+		}
+		res.jobs = append(res.jobs, j)
+		res.addChanged(j.message)
 	}
-	if _, err := o.exec(ctx, tx, qCrashInc, c.message, c.message, c.attempt); err != nil {
-		return claimed{}, err
+	return res, nil
+}
+
+// jsonInts is ids as a JSON array.
+func jsonInts(ids []int64) string {
+	b := make([]byte, 0, 8*len(ids)+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
 	}
-	return claimed{job: c, changed: c.message}, nil
+	return string(append(b, ']'))
+}
+
+// jsonRows is v as a JSON array of arrays of n numbers each.
+func jsonRows(v []int64, n int) string {
+	b := make([]byte, 0, 12*len(v)+2)
+	b = append(b, '[')
+	for i, x := range v {
+		switch {
+		case i == 0:
+			b = append(b, '[')
+		case i%n == 0:
+			b = append(b, "],["...)
+		default:
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, x, 10)
+	}
+	if len(v) > 0 {
+		b = append(b, ']')
+	}
+	return string(append(b, ']'))
 }
 
 // sendingDetail is detailJSON("attempt", n, "next_attempt_at", ...) without
@@ -200,12 +318,12 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // markBodySent records that the session has read the whole body: from
-// here on a crash may leave a delivered message behind (uncertain).
+// here on a crash may leave a delivered message behind (uncertain). It
+// is one statement, committed on its own (autocommit: the same commit as
+// a transaction around it, without the BEGIN and COMMIT statements).
 func (o *Outbox) markBodySent(ctx context.Context, attempt int64) error {
-	return o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		_, err := o.exec(ctx, tx, qBodySent, attempt)
-		return err
-	})
+	_, err := o.stmts.m[qBodySent].ExecContext(ctx, attempt)
+	return err
 }
 
 // outcomeFor finds each recipient's result in a transaction's result.
@@ -335,16 +453,10 @@ func (o *Outbox) recordAndClaim(ctx context.Context, j *job, part []*jobRcpt, re
 				break
 			}
 			taken = append(taken, id)
-			one, err := o.claimTx(ctx, tx, id, p, next.u, now)
-			if err != nil {
-				return err
-			}
-			c.add(one, id)
-			if one.paused {
-				break
-			}
 		}
-		return nil
+		var err error
+		c, err = o.claimManyTx(ctx, tx, taken, p, next.u, now)
+		return err
 	})
 	if err != nil {
 		for _, id := range taken {
@@ -371,14 +483,10 @@ type claimedMany struct {
 	paused  bool
 }
 
-func (c *claimedMany) add(one claimed, id int64) {
-	if one.job != nil {
-		c.jobs = append(c.jobs, one.job)
+func (c *claimedMany) addChanged(message string) {
+	if !slices.Contains(c.changed, message) {
+		c.changed = append(c.changed, message)
 	}
-	if one.changed != "" && !slices.Contains(c.changed, one.changed) {
-		c.changed = append(c.changed, one.changed)
-	}
-	c.paused = c.paused || one.paused
 }
 
 func (c *claimedMany) has(copyID int64) bool {

@@ -7,20 +7,11 @@ import (
 
 // The statements run for every copy, prepared once by Open.
 const (
-	qClaimCopy = `SELECT m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.body,
-			coalesce((SELECT a.paused_reason FROM outbox_accounts a WHERE a.account=m.account), '')
-			FROM copies c JOIN messages m ON m.id=c.message WHERE c.id=?`
-	qClaimRcpts = `SELECT r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
-			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)
-			FROM recipients r WHERE r.copy=? AND r.status IN ('queued','deferred','uncertain') AND r.next_attempt_at <= ?
-			ORDER BY r.id`
-	qInsertAttempt = `INSERT INTO outbox_attempts(message, copy, account, number, started_at, next_at)
-			VALUES(?,?,?,?,?,?)`
-	qClaimRcpt = `UPDATE recipients SET attempts=?, first_attempt_at=?, next_attempt_at=? WHERE id=?`
-	// A crash interrupts a message once, however many of its copies are
-	// in flight: count it when the first one starts ...
-	qCrashInc = `UPDATE messages SET crash_count=crash_count+1 WHERE id=?
-			AND NOT EXISTS(SELECT 1 FROM outbox_attempts WHERE message=? AND ended_at=0 AND id<>?)`
+	// qCrashIncFirst: a crash interrupts a message once, however many of
+	// its copies are in flight: count it when the first one starts (run
+	// before the new attempts are inserted) ...
+	qCrashIncFirst = `UPDATE messages SET crash_count=crash_count+1 WHERE id=?
+			AND NOT EXISTS(SELECT 1 FROM outbox_attempts WHERE message=? AND ended_at=0)`
 	qBodySent   = `UPDATE outbox_attempts SET body_sent=1 WHERE id=?`
 	qBodyReset  = `UPDATE outbox_attempts SET body_sent=0 WHERE id=?`
 	qEndAttempt = `UPDATE outbox_attempts SET ended_at=?, outcome=?, server=?, dsn_requested=?, error=? WHERE id=?`
@@ -30,9 +21,29 @@ const (
 	qWasUncertain = `SELECT EXISTS(SELECT 1 FROM events WHERE recipient=? AND kind='uncertain')`
 	qLastReply    = `UPDATE recipients SET last_reply=? WHERE id=?`
 	qDeleteCancel = `DELETE FROM outbox_cancels WHERE recipient=?`
+
+	// The claim of one or several copies in one commit (claimManyTx): one
+	// statement per kind for all of them, the copies and rows passed as a
+	// JSON array.
+	qClaimCopies = `SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.body,
+			coalesce((SELECT a.paused_reason FROM outbox_accounts a WHERE a.account=m.account), '')
+			FROM copies c JOIN messages m ON m.id=c.message WHERE c.id IN (SELECT value FROM json_each(?))`
+	// CROSS JOIN keeps the copy's index (outbox_copy_rcpts) in use.
+	qClaimRcptsOf = `SELECT r.copy, r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
+			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)
+			FROM json_each(?) AS j CROSS JOIN recipients r
+			WHERE r.copy=j.value AND r.status IN ('queued','deferred','uncertain') AND r.next_attempt_at <= ?`
+	// Rows: [message, copy, account, number, started_at, next_at].
+	qInsertAttempts = `INSERT INTO outbox_attempts(message, copy, account, number, started_at, next_at)
+			SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(?)
+			RETURNING id, copy`
+	// Rows: [id, attempts, first_attempt_at, next_attempt_at].
+	qClaimRcptsSet = `UPDATE recipients SET attempts=j.value->>1, first_attempt_at=j.value->>2, next_attempt_at=j.value->>3
+			FROM json_each(?) AS j WHERE recipients.id=j.value->>0`
 )
 
-var hotQueries = []string{qClaimCopy, qClaimRcpts, qInsertAttempt, qClaimRcpt, qCrashInc, qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel}
+var hotQueries = []string{qClaimCopies, qClaimRcptsOf, qInsertAttempts, qClaimRcptsSet, qCrashIncFirst,
+	qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel}
 
 // stmts caches prepared statements on the writer connection: the outbox
 // runs the same dozen statements for every copy, and parsing them again
