@@ -94,17 +94,18 @@ func TestSyncSlicesDropMidFetchLosesNothing(t *testing.T) {
 
 func TestSyncBatchFailureRollsBackAndRetries(t *testing.T) {
 	se, rids, reports := pipelineEnv(t, 20)
-	se.s.sliceUIDs, se.s.Connections = 15, 1 // Dial only runs between attempts
-	var commits atomic.Int64
+	// Batches of at most 4 reports; Dial only runs between attempts.
+	se.s.sliceUIDs, se.s.batch, se.s.Connections = 15, 4, 1
+	var batches atomic.Int64
 	var failed []uint32
 	testHookBeforeCommit = func(items []prepared) error {
-		if commits.Add(1) != 2 || len(items) == 0 {
+		if len(items) == 0 || batches.Add(1) != 2 {
 			return nil
 		}
 		for _, it := range items {
 			failed = append(failed, it.row.meta.UID)
 		}
-		return errors.New("disk full (test)") // the second batch fails, once
+		return errors.New("disk full (test)") // the second batch of reports fails, once
 	}
 	t.Cleanup(func() { testHookBeforeCommit = nil })
 	dial := se.s.Dial

@@ -154,6 +154,15 @@ type prepared struct {
 // caller's bookkeeping (the sync position) commits with the reports it
 // describes. A skipped item's Result has only ReportID and Duplicate.
 func (r *Reports) storeBatch(ctx context.Context, preps []prepared, also func(*ptx) error) ([]Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// A batch is bounded work (at most a few hundred small reports):
+	// once begun it runs to its commit without watching ctx. With a
+	// cancellable context, modernc.org/sqlite starts a watcher goroutine
+	// and installs a progress handler around every statement, which cost
+	// as much as the statements of a first sync (a dozen per report).
+	ctx = context.WithoutCancel(ctx)
 	var out []Result
 	err := r.Store.DB.WithTx(ctx, func(sqltx *sql.Tx) error {
 		tx := newPtx(ctx, sqltx)

@@ -97,8 +97,8 @@ type Syncer struct {
 	// search is searched and fetched on Dial'ed extra connections too,
 	// closed when the sync ends. 1 uses the caller's connection only.
 	Connections int
-	// sliceUIDs overrides sliceUIDs (tests).
-	sliceUIDs int
+	// sliceUIDs and batch override sliceUIDs and ingestBatch (tests).
+	sliceUIDs, batch int
 	// Logf receives one line per notable event; nil discards.
 	Logf func(format string, args ...any)
 }
@@ -387,8 +387,10 @@ const (
 	// fetchBatch and fetchBatchBytes bound one UID FETCH of bodies.
 	fetchBatch      = 200
 	fetchBatchBytes = 32 << 20
-	// ingestBatch is the most reports stored in one transaction.
+	// ingestBatch is the most reports stored in one transaction, and
+	// storeLinger the longest a report waits for others to share it.
 	ingestBatch = 250
+	storeLinger = 25 * time.Millisecond
 	// inFlightBytes bounds the bodies downloaded but not yet stored, so a
 	// run of large reports cannot pile up in memory behind a slow disk.
 	inFlightBytes = 64 << 20
@@ -710,16 +712,39 @@ func (s *Syncer) download(ctx context.Context, src Source, p *progress, st *Sync
 		pending = pending[:0]
 		return nil
 	}
-	for it := range storeCh {
-		if ctx.Err() != nil {
-			mem.give(int64(len(it.body)))
-			continue // drain so the other stages can finish
-		}
-		pending = append(pending, it)
-		// Store when a batch is full or nothing else has arrived: the
-		// fetchers may be waiting for the memory these bodies hold.
-		if len(pending) >= ingestBatch || len(storeCh) == 0 {
+	// A batch is stored when it is full, when its bodies hold a quarter
+	// of the memory allowance (the fetchers may be waiting for it), or
+	// storeLinger after its first item: one transaction per report that
+	// happens to arrive alone would cost more than the reports.
+	var linger <-chan time.Time
+	var pendingBytes int64
+	batch := ingestBatch
+	if s.batch > 0 {
+		batch = s.batch
+	}
+	for open := true; open; {
+		select {
+		case it, ok := <-storeCh:
+			if !ok {
+				open = false
+				break
+			}
+			if ctx.Err() != nil {
+				mem.give(int64(len(it.body)))
+				continue // drain so the other stages can finish
+			}
+			pending = append(pending, it)
+			pendingBytes += int64(len(it.body))
+			if len(pending) == 1 {
+				linger = time.After(storeLinger)
+			}
+			if len(pending) >= batch || pendingBytes >= inFlightBytes/4 {
+				fail(flush())
+				linger, pendingBytes = nil, 0
+			}
+		case <-linger:
 			fail(flush())
+			linger, pendingBytes = nil, 0
 		}
 	}
 	if ctx.Err() == nil && len(pending) > 0 {
