@@ -24,6 +24,10 @@ var (
 	dsnMail   = msg("From: Mail Delivery System <MAILER-DAEMON@example.test>\nTo: alice@example.test\nSubject: Undelivered Mail Returned to Sender\nAuto-Submitted: auto-replied\nMessage-ID: <d1@example.test>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n",
 		"--B\nContent-Type: text/plain\n\nfailed\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mail.example.test\nOriginal-Envelope-Id: env-1\n\nFinal-Recipient: rfc822; unknown@example.test\nAction: failed\nStatus: 5.1.1\n--B--\n")
 	eximMail  = msg("From: root@example.org\nTo: alice@example.test\nSubject: Mail failure\nX-Failed-Recipients: x@example.org\nMessage-ID: <e1@example.org>\n", "A message that you sent could not be delivered\n")
+	// A colleague forwards a bounce as an attachment, in reply to a
+	// thread: only its BODYSTRUCTURE shows the report part inside.
+	forwardMail = msg("From: Dave <dave@example.net>\nTo: alice@example.test\nSubject: Fwd: this bounced\nIn-Reply-To: <t1@example.net>\nMessage-ID: <f1@example.net>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"F\"\n",
+		"--F\nContent-Type: text/plain\n\nsee below\n--F\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; x@example.net\nAction: failed\nStatus: 5.1.1\n--F--\n")
 	replyMail = msg("From: Bob <bob@example.test>\nTo: alice@example.test\nSubject: Re: invoice\nIn-Reply-To: <m1@example.test>\nReferences: <m1@example.test>\nMessage-ID: <r1@example.test>\n", "thanks\n")
 )
 
@@ -44,6 +48,7 @@ func TestDialTLSAndCandidates(t *testing.T) {
 	uDSN := srv.Add(t, "INBOX", dsnMail)
 	uExim := srv.Add(t, "INBOX", eximMail)
 	uReply := srv.Add(t, "INBOX", replyMail)
+	uFwd := srv.Add(t, "INBOX", forwardMail)
 
 	c := dialT(t, srv)
 	boxes, err := c.Mailboxes(ctx)
@@ -60,7 +65,7 @@ func TestDialTLSAndCandidates(t *testing.T) {
 		t.Fatalf("no \\Junk mailbox in %v", boxes)
 	}
 	uv, next, err := c.Select(ctx, "INBOX")
-	if err != nil || uv == 0 || next != uReply+1 {
+	if err != nil || uv == 0 || next != uFwd+1 {
 		t.Fatalf("Select = %d, %d, %v", uv, next, err)
 	}
 	cands, err := c.Candidates(ctx, "INBOX", 1)
@@ -71,13 +76,19 @@ func TestDialTLSAndCandidates(t *testing.T) {
 	for _, cd := range cands {
 		got[cd.UID] = cd
 	}
-	if _, ok := got[uPlain]; ok || len(got) != 3 {
-		t.Fatalf("candidates = %+v, want DSN, Exim bounce and reply only", cands)
+	if _, ok := got[uPlain]; ok || len(got) != 4 {
+		t.Fatalf("candidates = %+v, want DSN, Exim bounce, reply and forwarded bounce only", cands)
 	}
 	d := got[uDSN]
 	if d.MediaType != "multipart/report" || d.ReportType != "delivery-status" || d.Size != int64(len(dsnMail)) ||
-		!slices.Contains(d.Reasons, ReasonReportType) || !slices.Contains(d.Reasons, ReasonMailerDaemon) || !slices.Contains(d.Reasons, ReasonReportPart) {
+		!slices.Contains(d.Reasons, ReasonReportType) || !slices.Contains(d.Reasons, ReasonMailerDaemon) {
 		t.Errorf("DSN candidate = %+v", d)
+	}
+	if f := got[uFwd]; f.MediaType != "multipart/mixed" || !slices.Contains(f.Reasons, ReasonReportPart) || !slices.Contains(f.Reasons, ReasonInReplyTo) {
+		t.Errorf("forwarded bounce candidate = %+v", f)
+	}
+	if r := got[uReply]; r.MediaType != "text/plain" || len(r.Reasons) != 1 {
+		t.Errorf("reply candidate = %+v", r)
 	}
 	if !slices.Contains(got[uExim].Reasons, ReasonFailedRcpts) {
 		t.Errorf("Exim candidate = %+v", got[uExim])

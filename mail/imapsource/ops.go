@@ -1,6 +1,7 @@
 package imapsource
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,8 +78,8 @@ func (c *conn) Select(ctx context.Context, mailbox string) (uidValidity, uidNext
 const candidateBatch = 500
 
 // Candidates runs one UID SEARCH for report-like messages at or above
-// sinceUID, then one UID FETCH per batch for their size, structure and a few
-// header fields. No body is transferred.
+// sinceUID, then describes them per batch (see describe). No body is
+// transferred.
 func (c *conn) Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error) {
 	return c.CandidatesIn(ctx, mailbox, sinceUID, 0)
 }
@@ -123,28 +124,52 @@ func (c *conn) CandidatesIn(ctx context.Context, mailbox string, from, to uint32
 	return out, nil
 }
 
+// describe fetches the size and a few header fields of each candidate,
+// then the BODYSTRUCTURE of only those whose Content-Type may hide a
+// nested report part: for the others (text/plain replies, multipart/report
+// itself) it tells nothing more, and the server would have to read and
+// parse the whole message to build it.
 func (c *conn) describe(uids []imap.UID) ([]Candidate, error) {
 	var set imap.UIDSet
 	set.AddNum(uids...)
 	hdr := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: candidateHeaders, Peek: true}
-	cmd := c.client.Fetch(set, &imap.FetchOptions{
-		UID:           true,
-		RFC822Size:    true,
-		BodyStructure: &imap.FetchItemBodyStructure{},
-		BodySection:   []*imap.FetchItemBodySection{hdr},
-	})
-	bufs, err := cmd.Collect()
+	bufs, err := c.client.Fetch(set, &imap.FetchOptions{
+		UID:         true,
+		RFC822Size:  true,
+		BodySection: []*imap.FetchItemBodySection{hdr},
+	}).Collect()
 	if err != nil {
 		return nil, fmt.Errorf("imap: UID FETCH (candidates): %w", err)
 	}
 	out := make([]Candidate, 0, len(bufs))
+	var structure imap.UIDSet
 	for _, b := range bufs {
 		if b.UID == 0 {
 			continue // an unsolicited FETCH (flag change) for another message
 		}
-		out = append(out, describeCandidate(b, hdr))
+		cd, need := describeCandidate(b, hdr)
+		out = append(out, cd)
+		if need {
+			structure.AddNum(b.UID)
+		}
 	}
 	sortCandidates(out)
+	if len(structure) == 0 {
+		return out, nil
+	}
+	bufs, err = c.client.Fetch(structure, &imap.FetchOptions{UID: true, BodyStructure: &imap.FetchItemBodyStructure{}}).Collect()
+	if err != nil {
+		return nil, fmt.Errorf("imap: UID FETCH (candidates' structure): %w", err)
+	}
+	for _, b := range bufs {
+		if b.UID == 0 || b.BodyStructure == nil {
+			continue
+		}
+		i, ok := slices.BinarySearchFunc(out, uint32(b.UID), func(c Candidate, u uint32) int { return cmp.Compare(c.UID, u) })
+		if ok {
+			addStructure(&out[i], b.BodyStructure)
+		}
+	}
 	return out, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"mime"
 	"net/mail"
+	"slices"
 	"sort"
 	"strings"
 
@@ -62,14 +63,12 @@ func orTree(keys []imap.SearchCriteria) [][2]imap.SearchCriteria {
 	return [][2]imap.SearchCriteria{{keys[0], acc}}
 }
 
-func describeCandidate(b *imapclient.FetchMessageBuffer, hdr *imap.FetchItemBodySection) Candidate {
-	c := Candidate{UID: uint32(b.UID), Size: b.RFC822Size}
-	if b.BodyStructure != nil {
-		c.MediaType = b.BodyStructure.MediaType()
-		if mp, ok := b.BodyStructure.(*imap.BodyStructureMultiPart); ok && mp.Extended != nil {
-			c.ReportType = strings.ToLower(mp.Extended.Params["report-type"])
-		}
-	}
+// describeCandidate describes a candidate from its size and header fields.
+// needStructure says that only its BODYSTRUCTURE can tell whether a report
+// part is nested inside (a multipart other than multipart/report, a
+// message/* type, or an unreadable Content-Type); see addStructure.
+func describeCandidate(b *imapclient.FetchMessageBuffer, hdr *imap.FetchItemBodySection) (c Candidate, needStructure bool) {
+	c = Candidate{UID: uint32(b.UID), Size: b.RFC822Size}
 	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(b.FindBodySection(hdr))))
 	get := func(k string) string { return strings.TrimSpace(h.Get(k)) }
 	c.From, c.MessageID, c.InReplyTo, c.References = get("From"), get("Message-Id"), get("In-Reply-To"), get("References")
@@ -78,12 +77,15 @@ func describeCandidate(b *imapclient.FetchMessageBuffer, hdr *imap.FetchItemBody
 	}
 	ct := strings.ToLower(get("Content-Type"))
 	if mt, params, err := mime.ParseMediaType(ct); err == nil {
-		if c.MediaType == "" {
-			c.MediaType = mt
-		}
-		if c.ReportType == "" && mt == "multipart/report" {
+		c.MediaType = mt
+		if mt == "multipart/report" {
 			c.ReportType = strings.ToLower(params["report-type"])
 		}
+		needStructure = (strings.HasPrefix(mt, "multipart/") && mt != "multipart/report") || strings.HasPrefix(mt, "message/")
+	} else if ct == "" {
+		c.MediaType = "text/plain" // RFC 2045 section 5.2
+	} else {
+		needStructure = true
 	}
 	from := strings.ToLower(c.From)
 	add := func(ok bool, r string) {
@@ -92,7 +94,6 @@ func describeCandidate(b *imapclient.FetchMessageBuffer, hdr *imap.FetchItemBody
 		}
 	}
 	add(strings.Contains(ct, "report") || c.MediaType == "multipart/report", ReasonReportType)
-	add(b.BodyStructure != nil && hasReportPart(b.BodyStructure), ReasonReportPart)
 	add(strings.HasPrefix(strings.ToLower(get("Auto-Submitted")), "auto-"), ReasonAutoSubmitted)
 	add(strings.Contains(from, "mailer-daemon"), ReasonMailerDaemon)
 	add(strings.Contains(from, "postmaster"), ReasonPostmaster)
@@ -109,7 +110,26 @@ func describeCandidate(b *imapclient.FetchMessageBuffer, hdr *imap.FetchItemBody
 	if len(c.Reasons) == 0 {
 		c.Reasons = []string{ReasonOther}
 	}
-	return c
+	return c, needStructure
+}
+
+// addStructure completes a candidate with its BODYSTRUCTURE: the media
+// type as the server parsed it, and a report part nested anywhere inside
+// (a bounce forwarded as an attachment, a report inside a digest).
+func addStructure(c *Candidate, bs imap.BodyStructure) {
+	c.MediaType = bs.MediaType()
+	if mp, ok := bs.(*imap.BodyStructureMultiPart); ok && mp.Extended != nil && c.ReportType == "" {
+		c.ReportType = strings.ToLower(mp.Extended.Params["report-type"])
+	}
+	if c.MediaType == "multipart/report" && !slices.Contains(c.Reasons, ReasonReportType) {
+		c.Reasons = append(c.Reasons, ReasonReportType)
+	}
+	if hasReportPart(bs) {
+		c.Reasons = append(c.Reasons, ReasonReportPart)
+	}
+	if len(c.Reasons) > 1 {
+		c.Reasons = slices.DeleteFunc(c.Reasons, func(r string) bool { return r == ReasonOther })
+	}
 }
 
 // hasReportPart reports a machine-readable report part anywhere in the

@@ -20,8 +20,9 @@ type MailboxInfo = struct {
 
 // Candidate is a message the server's SEARCH picked as a possible report,
 // described without downloading its body: its size, its top-level media type
-// and report-type (from BODYSTRUCTURE), the few header fields matching needs
-// before deciding to download, and why it was picked.
+// and report-type (from its Content-Type; from BODYSTRUCTURE too when only
+// that can show a report part nested inside), the few header fields matching
+// needs before deciding to download, and why it was picked.
 //
 // An alias of an unnamed struct, like MailboxInfo.
 type Candidate = struct {
@@ -63,7 +64,8 @@ type Source interface {
 	Select(ctx context.Context, mailbox string) (uidValidity, uidNext uint32, err error)
 	// Candidates returns the messages with UID >= sinceUID that may be
 	// reports, chosen by the server (one UID SEARCH), described by one UID
-	// FETCH of size, structure and a few header fields. No body is fetched.
+	// FETCH of size and a few header fields (and one of BODYSTRUCTURE for
+	// the multipart ones other than multipart/report). No body is fetched.
 	Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error)
 	// CandidatesIn is Candidates for the UIDs from..to (inclusive; to 0
 	// means no upper bound), so that a large mailbox can be searched in
