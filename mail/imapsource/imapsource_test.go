@@ -23,7 +23,7 @@ var (
 	plainMail = msg("From: Carol <carol@example.net>\nTo: alice@example.test\nSubject: lunch?\nMessage-ID: <c1@example.net>\nDate: Mon, 23 Nov 2026 10:00:00 +0000\n", "see you at noon\n")
 	dsnMail   = msg("From: Mail Delivery System <MAILER-DAEMON@example.test>\nTo: alice@example.test\nSubject: Undelivered Mail Returned to Sender\nAuto-Submitted: auto-replied\nMessage-ID: <d1@example.test>\nMIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n",
 		"--B\nContent-Type: text/plain\n\nfailed\n--B\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mail.example.test\nOriginal-Envelope-Id: env-1\n\nFinal-Recipient: rfc822; unknown@example.test\nAction: failed\nStatus: 5.1.1\n--B--\n")
-	eximMail  = msg("From: root@example.org\nTo: alice@example.test\nSubject: Mail failure\nX-Failed-Recipients: x@example.org\nMessage-ID: <e1@example.org>\n", "A message that you sent could not be delivered\n")
+	eximMail = msg("From: root@example.org\nTo: alice@example.test\nSubject: Mail failure\nX-Failed-Recipients: x@example.org\nMessage-ID: <e1@example.org>\n", "A message that you sent could not be delivered\n")
 	// A colleague forwards a bounce as an attachment, in reply to a
 	// thread: only its BODYSTRUCTURE shows the report part inside.
 	forwardMail = msg("From: Dave <dave@example.net>\nTo: alice@example.test\nSubject: Fwd: this bounced\nIn-Reply-To: <t1@example.net>\nMessage-ID: <f1@example.net>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"F\"\n",
