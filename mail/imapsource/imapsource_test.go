@@ -341,3 +341,16 @@ func TestFetchMany(t *testing.T) {
 		t.Fatal("connection kept after an abandoned FETCH")
 	}
 }
+
+func TestParseDate(t *testing.T) {
+	want := time.Date(2026, 11, 23, 10, 0, 0, 0, time.FixedZone("", 3600))
+	for _, v := range []string{"Mon, 23 Nov 2026 10:00:00 +0100", "23 Nov 2026 10:00:00 +0100", "Mon, 23 Nov 2026 10:00 +0100",
+		"Mon, 23 Nov 2026 10:00:00 +0100 (CET)"} {
+		if got := parseDate(v); !got.Equal(want) {
+			t.Errorf("parseDate(%q) = %v", v, got)
+		}
+	}
+	if !parseDate("").IsZero() || !parseDate("yesterday").IsZero() {
+		t.Error("no date expected")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -72,9 +73,7 @@ func describeCandidate(b *imapclient.FetchMessageBuffer, hdr *imap.FetchItemBody
 	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(b.FindBodySection(hdr))))
 	get := func(k string) string { return strings.TrimSpace(h.Get(k)) }
 	c.From, c.MessageID, c.InReplyTo, c.References = get("From"), get("Message-Id"), get("In-Reply-To"), get("References")
-	if d, err := mail.ParseDate(get("Date")); err == nil {
-		c.Date = d
-	}
+	c.Date = parseDate(get("Date"))
 	ct := strings.ToLower(get("Content-Type"))
 	if mt, params, err := mime.ParseMediaType(ct); err == nil {
 		c.MediaType = mt
@@ -130,6 +129,20 @@ func addStructure(c *Candidate, bs imap.BodyStructure) {
 	if len(c.Reasons) > 1 {
 		c.Reasons = slices.DeleteFunc(c.Reasons, func(r string) bool { return r == ReasonOther })
 	}
+}
+
+// parseDate reads a Date field; zero when absent or unreadable. The common
+// RFC 5322 form is tried first: net/mail.ParseDate tries its layouts in
+// turn, and describing 1,800 candidates spent most of its time there.
+func parseDate(v string) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	if d, err := time.Parse(time.RFC1123Z, v); err == nil {
+		return d
+	}
+	d, _ := mail.ParseDate(v)
+	return d
 }
 
 // hasReportPart reports a machine-readable report part anywhere in the
