@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -168,5 +170,31 @@ func TestProgressOutOfOrder(t *testing.T) {
 	p.searched(p.slices[2], nil, nil)
 	if last, _ := p.advance(); last != 30 {
 		t.Fatalf("last = %d, want 30", last)
+	}
+}
+
+func TestAnswersOurs(t *testing.T) {
+	e := newEnv(t)
+	e.send(sent{at: time.Now(), messageID: "<ours-1@mailroom.test>"})
+	e.send(sent{at: time.Now(), messageID: "<ours-2@mailroom.test>"})
+	var refs []string // more IDs than one query takes
+	for i := range 1200 {
+		refs = append(refs, fmt.Sprintf("<other-%d@example.org>", i))
+	}
+	cands := []Candidate{
+		{UID: 1, InReplyTo: "<ours-1@mailroom.test>"},
+		{UID: 2, InReplyTo: "<x@example.org>", References: strings.Join(refs, " ") + " <ours-2@mailroom.test>"},
+		{UID: 3, InReplyTo: "<x@example.org>", References: strings.Join(refs, "\r\n ")},
+		{UID: 4, References: "<a@example.org>,<ours-1@mailroom.test>"},
+		{UID: 5, InReplyTo: "ours-2@mailroom.test"}, // without brackets
+		{UID: 6},
+	}
+	got, err := e.rep.answersOurs(e.ctx, cands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[uint32]bool{1: true, 2: true, 4: true, 5: true}
+	if !maps.Equal(got, want) {
+		t.Fatalf("answersOurs = %v, want %v", got, want)
 	}
 }

@@ -871,24 +871,58 @@ func fileable(k report.Kind) bool {
 }
 
 // answersOurs tells which candidates reply to (In-Reply-To or References)
-// a message Mailroom sent, from the header fields SEARCH already fetched.
+// a message Mailroom sent, from the header fields SEARCH already fetched:
+// one query per few hundred Message-IDs, not one per ID.
 func (r *Reports) answersOurs(ctx context.Context, cands []Candidate) (map[uint32]bool, error) {
-	out := map[uint32]bool{}
-	for _, c := range cands {
+	idsOf := func(c Candidate) []string {
+		var out []string
 		for _, id := range strings.Fields(strings.ReplaceAll(c.InReplyTo+" "+c.References, ">", "> ")) {
-			id = normMsgID(strings.Trim(id, ","))
-			if !strings.Contains(id, "@") {
-				continue
+			if id = normMsgID(strings.Trim(id, ",")); strings.Contains(id, "@") {
+				out = append(out, id)
 			}
-			var one int
-			err := r.Store.DB.R.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE message_id=?`, id).Scan(&one)
-			if err == nil {
-				out[c.UID] = true
-				break
+		}
+		return out
+	}
+	var all []string
+	seen := map[string]bool{}
+	for _, c := range cands {
+		for _, id := range idsOf(c) {
+			if !seen[id] {
+				seen[id] = true
+				all = append(all, id)
 			}
-			if !errors.Is(err, sql.ErrNoRows) {
+		}
+	}
+	sent := map[string]bool{}
+	const chunk = 500 // well below SQLite's limit on bound parameters
+	for len(all) > 0 {
+		n := min(len(all), chunk)
+		args := make([]any, n)
+		for i, id := range all[:n] {
+			args[i] = id
+		}
+		all = all[n:]
+		rows, err := r.Store.DB.R.QueryContext(ctx, `SELECT message_id FROM messages WHERE message_id IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
 				return nil, err
 			}
+			sent[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := map[uint32]bool{}
+	for _, c := range cands {
+		if slices.ContainsFunc(idsOf(c), func(id string) bool { return sent[id] }) {
+			out[c.UID] = true
 		}
 	}
 	return out, nil
