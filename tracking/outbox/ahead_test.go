@@ -89,3 +89,46 @@ func TestClaimedAheadGivenBackOnStop(t *testing.T) {
 		}
 	}
 }
+
+// A cancel asked for while a copy claimed ahead waits its turn is applied
+// before the copy goes out: it is not sent, and ends canceled.
+func TestClaimedAheadCanceledBeforeItsTurn(t *testing.T) {
+	e := newEnv(t, nil, fastPolicy())
+	e.ob.Policy.MaxConnections = 1
+	srv := smtptest.Start(t, smtptest.Config{DSN: true})
+	var ids []string
+	var envids []string
+	for i := 0; i < 2*claimAhead; i++ {
+		m := message("bob@example.test")
+		envids = append(envids, m.Copies[0].EnvID)
+		ids = append(ids, e.enqueue(m))
+	}
+	r := e.runner(newPeerDialer(srv))
+	var once sync.Once
+	var res CancelResult
+	var cerr error
+	r.hook = func(h hookInfo) {
+		if h.Point == hookRecorded {
+			// The first result's commit claimed the next copies.
+			once.Do(func() { res, cerr = e.ob.Cancel(e.ctx, ids[3]) })
+		}
+	}
+	e.runOnce(r)
+	if cerr != nil || res.Pending != 1 {
+		t.Fatalf("cancel of a copy claimed ahead: %+v, %v (want 1 pending)", res, cerr)
+	}
+	got := delivered(srv)
+	for i, id := range ids {
+		want, st := 1, tracking.Accepted
+		if i == 3 {
+			want, st = 0, tracking.Canceled
+		}
+		if n := got[envids[i]+" bob@example.test"]; n != want {
+			t.Errorf("%s delivered %d times, want %d", id, n, want)
+		}
+		if s := e.statuses(id)["bob@example.test"]; s != st {
+			t.Errorf("%s: %s, want %s (%s)", id, s, st, kinds(e.events(id, "bob@example.test")))
+		}
+	}
+	t.Logf("canceled copy: %s", kinds(e.events(ids[3], "bob@example.test")))
+}

@@ -29,6 +29,10 @@ type job struct {
 	body    []byte
 	started time.Time
 	rcpts   []*jobRcpt
+	// siblingOpen: an attempt at another copy of the message, claimed for
+	// the same session, stays open after this one ends (the crash count
+	// is then left as it is, which qCrashClear would do too).
+	siblingOpen bool
 }
 
 type jobRcpt struct {
@@ -441,7 +445,7 @@ func (o *Outbox) recordAndClaim(ctx context.Context, j *job, part []*jobRcpt, re
 		if sendErr != nil {
 			errText = sendErr.Error()
 		}
-		if err := o.endAttemptTx(ctx, tx, j.attempt, j.message, "done", res.Server, res.DSNRequested, errText, now); err != nil {
+		if err := o.endAttemptTx(ctx, tx, j.attempt, j.message, "done", res.Server, res.DSNRequested, errText, now, j.siblingOpen); err != nil {
 			return err
 		}
 		if next == nil || sendErr != nil || hold != "" || pause != "" {
@@ -507,11 +511,15 @@ func cmpOr(a, b string) string {
 
 // endAttemptTx closes an attempt that ended normally; the message's crash
 // count is cleared unless another of its copies is still in flight (a
-// crash now would interrupt that one).
-func (o *Outbox) endAttemptTx(ctx context.Context, tx *sql.Tx, attempt int64, message, outcome, server string, dsn bool, errText string, now time.Time) error {
+// crash now would interrupt that one). siblingOpen says the caller knows
+// one is.
+func (o *Outbox) endAttemptTx(ctx context.Context, tx *sql.Tx, attempt int64, message, outcome, server string, dsn bool, errText string, now time.Time, siblingOpen bool) error {
 	if _, err := o.exec(ctx, tx, qEndAttempt,
 		store.Millis(now), outcome, server, dsn, errText, attempt); err != nil {
 		return err
+	}
+	if siblingOpen {
+		return nil
 	}
 	_, err := o.exec(ctx, tx, qCrashClear,
 		message, message)
@@ -662,16 +670,32 @@ func poisonReason(crashes int, last string) string {
 	return s
 }
 
-// skippedText is the event text of a copy claimed ahead on a connection
-// and given back unsent.
-const skippedText = "Not sent: sending stopped before this copy's turn; nothing of it was sent."
+// cancelWaiting reports whether a cancel was asked for one of j's
+// recipients since j was claimed: a copy claimed ahead is then given back
+// (unclaim applies the cancel) instead of being sent.
+func (o *Outbox) cancelWaiting(ctx context.Context, j *job) (bool, error) {
+	ids := make([]int64, len(j.rcpts))
+	for i, rc := range j.rcpts {
+		ids[i] = rc.id
+	}
+	var yes bool
+	err := o.stmts.cancelWaiting.QueryRowContext(ctx, jsonInts(ids)).Scan(&yes)
+	return yes, err
+}
+
+// The event texts of a copy claimed ahead on a connection and given back
+// unsent.
+const (
+	skippedText       = "Not sent: sending stopped before this copy's turn; nothing of it was sent."
+	skippedCancelText = "Not sent: a cancel was asked for before this copy's turn; nothing of it was sent."
+)
 
 // unclaim gives back copies claimed ahead for a connection that will not
 // send them (shutdown, pause, a session that could not go on): nothing of
 // them was sent, so each attempt is closed as "skipped", and its
 // recipients are due again at once with their attempt count as before
 // (a "deferred" event says so; a cancel asked for meanwhile is applied).
-func (o *Outbox) unclaim(ctx context.Context, jobs []*job) error {
+func (o *Outbox) unclaim(ctx context.Context, jobs []*job, text string) error {
 	if len(jobs) == 0 {
 		return nil
 	}
@@ -681,19 +705,19 @@ func (o *Outbox) unclaim(ctx context.Context, jobs []*job) error {
 		for _, j := range jobs {
 			for _, rc := range j.rcpts {
 				if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvDeferred,
-					Source: tracking.SrcOutbox, Text: skippedText,
+					Source: tracking.SrcOutbox, Text: text,
 					Detail: detailJSON("attempt", rc.number, "skipped", true, "next_attempt_at", rfc3339(now))}); err != nil {
 					return err
 				}
 				if _, err := tx.ExecContext(ctx, `UPDATE recipients SET attempts=?, next_attempt_at=?, last_reply=? WHERE id=?`,
-					rc.number-1, store.Millis(now), skippedText, rc.id); err != nil {
+					rc.number-1, store.Millis(now), text, rc.id); err != nil {
 					return err
 				}
 				if err := o.applyCancelTx(ctx, tx, rc.id, false, now); err != nil {
 					return err
 				}
 			}
-			if err := o.endAttemptTx(ctx, tx, j.attempt, j.message, "skipped", "", false, "", now); err != nil {
+			if err := o.endAttemptTx(ctx, tx, j.attempt, j.message, "skipped", "", false, "", now, false); err != nil {
 				return err
 			}
 		}

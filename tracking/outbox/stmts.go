@@ -42,6 +42,10 @@ const (
 			FROM json_each(?) AS j WHERE recipients.id=j.value->>0`
 )
 
+// qCancelWaiting: is a cancel waiting for one of these recipients? Read
+// (on a reader) before a copy claimed ahead goes out.
+const qCancelWaiting = `SELECT EXISTS(SELECT 1 FROM outbox_cancels WHERE recipient IN (SELECT value FROM json_each(?)))`
+
 var hotQueries = []string{qClaimCopies, qClaimRcptsOf, qInsertAttempts, qClaimRcptsSet, qCrashIncFirst,
 	qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel}
 
@@ -49,7 +53,8 @@ var hotQueries = []string{qClaimCopies, qClaimRcptsOf, qInsertAttempts, qClaimRc
 // runs the same dozen statements for every copy, and parsing them again
 // each time costs more than running them.
 type stmts struct {
-	m map[string]*sql.Stmt // read-only after Open
+	m             map[string]*sql.Stmt // read-only after Open
+	cancelWaiting *sql.Stmt            // qCancelWaiting on the readers
 }
 
 // prepare prepares the hot statements on the writer connection. It must
@@ -63,6 +68,11 @@ func (o *Outbox) prepare(ctx context.Context) error {
 		}
 		o.stmts.m[q] = s
 	}
+	s, err := o.Store.DB.R.PrepareContext(ctx, qCancelWaiting)
+	if err != nil {
+		return err
+	}
+	o.stmts.cancelWaiting = s
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"mailroom/mail"
@@ -36,7 +37,7 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 		if len(queue) == 0 {
 			return
 		}
-		if err := r.Outbox.unclaim(ctx, queue); err != nil {
+		if err := r.Outbox.unclaim(ctx, queue, skippedText); err != nil {
 			r.fail(err)
 		}
 		for _, j := range queue {
@@ -50,6 +51,26 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 		if len(queue) > 0 {
 			pending, queue = queue[0], queue[1:]
 			cid = pending.copyID
+			// Another attempt of the same message stays open after this
+			// one: ending it need not look at the crash count.
+			pending.siblingOpen = slices.ContainsFunc(queue, func(q *job) bool { return q.message == pending.message })
+			// A cancel asked for while it waited its turn: give it back
+			// (the cancel applies) rather than send it.
+			canceled, err := r.Outbox.cancelWaiting(ctx, pending)
+			if err == nil && canceled {
+				err = r.Outbox.unclaim(ctx, []*job{pending}, skippedCancelText)
+			}
+			if err != nil {
+				queue = append([]*job{pending}, queue...) // given back on the way out
+				if ctx.Err() == nil {
+					r.fail(err)
+				}
+				return
+			}
+			if canceled {
+				r.done(ln, cid)
+				continue
+			}
 		} else {
 			r.mu.Lock()
 			probe := ln.probe && sess == nil
@@ -89,8 +110,9 @@ func (r *Runner) next(ctx context.Context, ln *lane) (int64, bool) {
 	}
 	if len(ln.buf) == 0 {
 		// Each refill scans and sorts every due recipient of the account:
-		// take enough to make that rare in a bulk send.
-		ids, err := r.Outbox.dueCopies(ctx, ln.account, r.now(), 256+len(ln.inflight))
+		// take enough to make that rare in a bulk send (a copy no longer
+		// due when its turn comes is skipped by its claim).
+		ids, err := r.Outbox.dueCopies(ctx, ln.account, r.now(), 1024+len(ln.inflight))
 		if err != nil {
 			if ctx.Err() == nil {
 				go r.fail(err)
@@ -172,7 +194,7 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 		if len(next) > 0 {
 			// Claimed by a commit that went through, nothing of them
 			// sent: give them back.
-			if err := r.Outbox.unclaim(ctx, next); err != nil {
+			if err := r.Outbox.unclaim(ctx, next, skippedText); err != nil {
 				r.fail(err)
 			}
 			for _, j := range next {
