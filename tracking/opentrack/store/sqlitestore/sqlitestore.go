@@ -1,27 +1,47 @@
 // Package sqlitestore is the default tracker backend: one SQLite file opened
 // through internal/sqlitedb, schema from embedded migrations (component
-// "opentrack").
+// "opentrack"), and a hit log beside it.
 //
-// Durability with speed (group commit): Record appends its event to the
-// open batch and waits on that batch's done channel. A single committer
-// goroutine takes whatever batch is waiting, writes it with multi-row
-// INSERTs prepared once, commits it with synchronous=FULL (one fsync for
-// the whole batch) and closes the channel, waking all its callers at once.
-// While one batch is written the next one fills, so batches grow with the
-// load, and an idle store writes a lone event at once, without any delay.
-// An event is on disk before Record returns. IDs come from AUTOINCREMENT on
-// the single writer connection, so they increase in commit order and a
-// reader's cursor never skips one.
+// Durability with speed: Record does not touch SQLite. It encodes its event
+// into the open batch of the hit log (hitlog.go) and waits. A single log
+// writer takes whatever batch is waiting, appends it to the log file with
+// one write, makes it durable with one fdatasync and wakes all its callers
+// at once (group commit: while one batch is synced the next one fills, so
+// batches grow with the load and an idle store writes a lone event at
+// once). An event is on disk, power loss included, before Record returns.
+//
+// An ingester goroutine then moves logged events into SQLite in large
+// transactions (synchronous=FULL), a few times a second or as soon as
+// someone reads: Events and Purge first wait until every event logged
+// before they were called is in SQLite, so a reader sees what Record
+// returned. Log segments whose events are all in SQLite are deleted.
+//
+// IDs are the log's sequence numbers, handed out in log order and inserted
+// explicitly, so SQLite holds a prefix of the log at every commit and a
+// reader's cursor never skips an event. The ingest is idempotent: an event
+// whose ID is not above the table's AUTOINCREMENT high-water mark
+// (sqlite_sequence, which never goes down) is already in SQLite, or was
+// purged, and is skipped. At Open the log is replayed: every intact record
+// not yet in SQLite is ingested, a torn last record (the process died in
+// the middle of a write; that hit was never answered) is dropped, and the
+// log is deleted.
 package sqlitestore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"embed"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mailroom/internal/sqlitedb"
@@ -32,80 +52,236 @@ import (
 var migrations embed.FS
 
 const (
-	// maxBatch bounds one group commit, so a flood cannot hold the writer
-	// long; beyond it events queue up in the next batch.
-	maxBatch = 1024
-	// maxRows is the largest multi-row INSERT: 8 parameters a row keeps it
+	// maxRows is the largest multi-row INSERT: 9 parameters a row keeps it
 	// well under SQLite's variable limit, and bigger statements gain little.
 	maxRows = 64
+	// ingestChunk bounds one ingest transaction.
+	ingestChunk = 8192
+	// ingestDelay is how long logged events may wait for the ingester when
+	// nobody reads them: long enough to make transactions large.
+	ingestDelay = 100 * time.Millisecond
+	// ingestHighWater starts an ingest at once when that many wait.
+	ingestHighWater = 4096
+	// maxQueued holds the log writer (and so the hits) back when the
+	// ingester falls that far behind, which bounds memory.
+	maxQueued = 100_000
+	// segmentMax is the size of a log segment, made ahead and filled with
+	// zeros; the log moves to the next one when a batch does not fit.
+	segmentMax = 1 << 20
+	// ingestRetry is the pause after a failed ingest.
+	ingestRetry = time.Second
 )
 
 // Store implements store.Store on SQLite.
 type Store struct {
-	db    *sqlitedb.DB
-	owned bool
+	db     *sqlitedb.DB
+	owned  bool
+	prefix string // log segment paths: prefix + 20-digit file number
 
-	mu     sync.Mutex
-	cur    *batch   // the batch new events join; nil when none is open
-	ready  []*batch // full batches, oldest first
-	closed bool
-	spare  []store.Event // a finished batch's slice, reused by the next one
+	// Record and the log writer.
+	mu       sync.Mutex
+	cur      *logBatch // the batch new events join; nil when none is open
+	nextSeq  int64
+	closed   bool
+	spareBuf []byte
+	wake     chan struct{} // capacity 1: "there is a batch" for the writer
 
-	wake      chan struct{} // capacity 1: "there is work" for the committer
-	loopDone  chan struct{} // closed when the committer is gone
-	closeOnce sync.Once
+	// Log writer only: the segment being written and where.
+	f   *os.File
+	off int
 
-	// Committer only: the writer connection the statements below were
+	// Segments made ahead by the preallocator.
+	segNum       atomic.Int64 // the last file number given out
+	spares       chan spare   // capacity 1
+	stopPrealloc chan struct{}
+	preallocDone chan struct{}
+
+	segMu sync.Mutex
+	segs  []segment // in use, oldest first; the last one is being written when f != nil
+
+	// Ingest state.
+	imu       sync.Mutex
+	queue     []store.Event // durable in the log, not yet in SQLite, in ID order
+	durable   int64         // highest ID durable in the log
+	ingested  int64         // highest ID in SQLite (or skipped as already there)
+	ingestErr error         // the last ingest's error, nil after a success
+	progress  chan struct{} // closed and replaced whenever an ingest ends
+	roomCond  *sync.Cond    // the queue shrank (on imu)
+	stopping  bool          // the ingester makes its last drain; no more waiting for room
+
+	urgent chan struct{} // capacity 1: ingest now
+	note   chan struct{} // capacity 1: there is something to ingest, no hurry
+
+	writerDone, ingestDone, stopIngest chan struct{}
+	closeOnce                          sync.Once
+
+	recovery Recovery
+
+	// Counters for LogStats.
+	batches, logged, ingests atomic.Int64
+
+	// Ingester only: the writer connection the statements below were
 	// prepared on, the INSERT of n rows for each n, and argument space.
 	conn    rawConn
 	inserts [maxRows + 1]driver.Stmt
 	args    []driver.NamedValue
 }
 
-// batch is one group commit. Its callers wait on done; err and the IDs are
-// set before done is closed and never change after.
-type batch struct {
-	evs     []store.Event
-	done    chan struct{}
-	err     error
-	firstID int64 // ID of evs[0]; the others follow one by one
+// Recovery says what Open found in the hit log.
+type Recovery struct {
+	Replayed int // events logged (and answered) but not yet in SQLite, now ingested
+	Torn     int // segments that ended in a torn record (a write cut short), dropped
+	Segments int // log segments read
+}
+
+// logBatch is one group commit of the log. Its callers wait on done; err
+// is set before done is closed.
+type logBatch struct {
+	buf  []byte
+	evs  []store.Event
+	done chan struct{}
+	err  error
 }
 
 var _ store.Store = (*Store)(nil)
 
-// Open opens (creating and migrating) the database file at path.
+// Open opens (creating and migrating) the database file at path, replaying
+// the hit log ("<path>-hitlog.*") left by a process that did not close it.
 func Open(ctx context.Context, path string) (*Store, error) {
 	db, err := sqlitedb.Open(path, sqlitedb.Options{})
 	if err != nil {
 		return nil, err
 	}
-	s, err := New(ctx, db)
+	s, err := newStore(ctx, db, true)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	s.owned = true
 	return s, nil
 }
 
 // New uses an already open database (the desktop app's, in built-in mode),
-// migrating its opentrack tables. Close does not close db.
+// migrating its opentrack tables; the hit log lives beside db.Path. Close
+// does not close db.
 func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
+	return newStore(ctx, db, false)
+}
+
+func newStore(ctx context.Context, db *sqlitedb.DB, owned bool) (*Store, error) {
+	if db.Path == "" || strings.HasPrefix(db.Path, ":memory:") || strings.HasPrefix(db.Path, "file:") {
+		return nil, errors.New("sqlitestore: the database needs a plain file path (the hit log lives beside it)")
+	}
 	if err := db.Migrate(ctx, "opentrack", migrations, "migrations"); err != nil {
 		return nil, err
 	}
 	s := &Store{
-		db:       db,
-		wake:     make(chan struct{}, 1),
-		loopDone: make(chan struct{}),
+		db:         db,
+		owned:      owned,
+		prefix:     db.Path + segSuffix,
+		wake:       make(chan struct{}, 1),
+		urgent:     make(chan struct{}, 1),
+		note:       make(chan struct{}, 1),
+		progress:   make(chan struct{}),
+		writerDone: make(chan struct{}),
+		ingestDone: make(chan struct{}),
+		stopIngest: make(chan struct{}),
+
+		spares:       make(chan spare, 1),
+		stopPrealloc: make(chan struct{}),
+		preallocDone: make(chan struct{}),
 	}
-	go s.run()
+	s.roomCond = sync.NewCond(&s.imu)
+	if err := s.replay(ctx); err != nil {
+		s.closeStatements()
+		return nil, err
+	}
+	go s.preallocLoop()
+	go s.writeLoop()
+	go s.ingestLoop()
 	return s, nil
 }
 
-// Record implements store.Store. Once the event has joined a batch the
-// write happens whatever the caller's context does, so Record waits for it:
-// the answer says whether the event is on disk.
+// LogStats are counters since Open: events logged, the log syncs
+// (group commits) that wrote them, and ingest transactions.
+type LogStats struct{ Logged, Syncs, Ingests int64 }
+
+// LogStats returns the counters.
+func (s *Store) LogStats() LogStats {
+	return LogStats{s.logged.Load(), s.batches.Load(), s.ingests.Load()}
+}
+
+// Recovered says what Open found in the hit log.
+func (s *Store) Recovered() Recovery { return s.recovery }
+
+// highWater is the largest ID SQLite ever gave out or was given: events
+// with an ID up to it are in SQLite or were purged.
+func (s *Store) highWater(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.W.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'opentrack_events'`).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// replay ingests the intact log records that SQLite lacks, deletes the log
+// and sets the next ID.
+func (s *Store) replay(ctx context.Context) error {
+	hw, err := s.highWater(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: read ID high-water mark: %w", err)
+	}
+	segs, err := listSegments(s.prefix)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: list hit log: %w", err)
+	}
+	// Files are made ahead and a failed one is left behind, so file
+	// order is not quite record order: take every intact record, sort.
+	var all []store.Event
+	for _, seg := range segs {
+		evs, torn, err := readSegment(seg.path)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: read hit log: %w", err)
+		}
+		s.recovery.Segments++
+		if torn {
+			s.recovery.Torn++
+		}
+		all = append(all, evs...)
+		s.segNum.Store(max(s.segNum.Load(), seg.num))
+	}
+	slices.SortFunc(all, func(a, b store.Event) int { return cmp.Compare(a.ID, b.ID) })
+	last := hw
+	todo := all[:0]
+	for _, e := range all {
+		if e.ID > last {
+			todo = append(todo, e)
+			last = e.ID
+		}
+	}
+	for len(todo) > 0 {
+		n := min(len(todo), ingestChunk)
+		if err := s.insertEvents(todo[:n]); err != nil {
+			return fmt.Errorf("sqlitestore: replay hit log: %w", err)
+		}
+		s.recovery.Replayed += n
+		todo = todo[n:]
+	}
+	// Everything the log held is in SQLite now, synced (FULL).
+	for _, seg := range segs {
+		if err := os.Remove(seg.path); err != nil {
+			return fmt.Errorf("sqlitestore: remove replayed hit log: %w", err)
+		}
+	}
+	s.nextSeq = last + 1
+	s.durable, s.ingested = last, last
+	return nil
+}
+
+// Record implements store.Store: the event is in the hit log, synced to
+// disk, when it returns without error. Once the event has joined a batch
+// the write happens whatever the caller's context does, so Record waits
+// for it: the answer says whether the event is on disk.
 func (s *Store) Record(ctx context.Context, e store.Event) (store.Event, error) {
 	if err := e.Validate(); err != nil {
 		return e, err
@@ -120,110 +296,336 @@ func (s *Store) Record(ctx context.Context, e store.Event) (store.Event, error) 
 		return e, store.ErrClosed
 	}
 	b := s.cur
-	if b == nil || len(b.evs) >= maxBatch {
-		if b != nil {
-			s.ready = append(s.ready, b)
-		}
-		b = &batch{evs: s.spare[:0], done: make(chan struct{})}
-		s.spare = nil
+	if b == nil {
+		b = &logBatch{buf: s.spareBuf[:0], done: make(chan struct{})}
+		s.spareBuf = nil
 		s.cur = b
 	}
-	i := len(b.evs)
+	e.ID = s.nextSeq
+	s.nextSeq++
+	b.buf = appendRecord(b.buf, &e)
 	b.evs = append(b.evs, e)
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
-	default: // the committer already knows
+	default: // the writer already knows
 	}
 	<-b.done
 	if b.err != nil {
+		e.ID = 0
 		return e, b.err
 	}
-	e.ID = b.firstID + int64(i)
 	return e, nil
 }
 
-// next takes the oldest waiting batch, or nil; closed says Close was called.
-func (s *Store) next() (b *batch, closed bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case len(s.ready) > 0:
-		b = s.ready[0]
-		s.ready[0] = nil
-		s.ready = s.ready[1:]
-	case s.cur != nil:
-		b, s.cur = s.cur, nil
-	}
-	return b, s.closed
-}
-
-// run is the committer. After Close it writes what is still waiting (Close
-// refuses new events, so that ends) and returns.
-func (s *Store) run() {
-	defer close(s.loopDone)
+// writeLoop is the log writer. After Close it writes what is still
+// waiting (Close refuses new events, so that ends) and returns.
+func (s *Store) writeLoop() {
+	defer close(s.writerDone)
 	for {
-		b, closed := s.next()
+		s.mu.Lock()
+		b, closed := s.cur, s.closed
+		s.cur = nil
+		s.mu.Unlock()
 		if b == nil {
 			if closed {
+				if s.f != nil {
+					s.f.Close()
+					s.f = nil
+				}
 				return
 			}
 			<-s.wake
 			continue
 		}
-		b.firstID, b.err = s.writeBatch(b.evs)
-		s.finish(b)
+		b.err = s.writeLog(b.buf, b.evs[0].ID)
+		if b.err == nil {
+			s.batches.Add(1)
+			s.logged.Add(int64(len(b.evs)))
+			// Before the callers wake: an Events call after Record
+			// returned must find the event queued or ingested.
+			s.enqueue(b.evs)
+		}
+		close(b.done)
+		if cap(b.buf) <= 1<<20 {
+			s.mu.Lock()
+			s.spareBuf = b.buf[:0]
+			s.mu.Unlock()
+		}
 	}
 }
 
-// finish acknowledges a batch whose rows are on disk (or failed).
-func (s *Store) finish(b *batch) {
-	close(b.done)
-	// Nobody reads evs once done is closed: keep the slice for the next
-	// batch instead of growing a new one.
-	evs := b.evs
-	clear(evs)
-	s.mu.Lock()
-	if cap(evs) <= maxBatch {
-		s.spare = evs[:0]
+// writeLog writes buf (records from first on) after the last record of
+// the current segment and syncs it. After a failure the segment is left as
+// it is (its tail may be torn; replay stops there) and the next batch
+// starts a new one.
+func (s *Store) writeLog(buf []byte, first int64) error {
+	if s.f != nil && s.off > 0 && s.off+len(buf) > segmentMax {
+		s.f.Close()
+		s.f = nil
 	}
-	s.mu.Unlock()
+	if s.f == nil {
+		var sp spare
+		select {
+		case sp = <-s.spares:
+			if sp.err != nil {
+				return fmt.Errorf("hit log: %w", sp.err)
+			}
+		default:
+			var err error
+			if sp, err = s.makeSegment(); err != nil {
+				return fmt.Errorf("hit log: %w", err)
+			}
+		}
+		sp.seg.first = first
+		s.segMu.Lock()
+		s.segs = append(s.segs, sp.seg)
+		s.segMu.Unlock()
+		s.f, s.off = sp.f, 0
+	}
+	_, err := s.f.WriteAt(buf, int64(s.off))
+	if err == nil {
+		err = syncData(s.f)
+	}
+	if err != nil {
+		s.f.Close()
+		s.f = nil
+		return fmt.Errorf("hit log: %w", err)
+	}
+	s.off += len(buf)
+	return nil
 }
 
-// writeBatch inserts evs in one transaction, synced to disk at commit
-// (synchronous=FULL), and returns the ID given to evs[0]. It talks to the
-// driver connection directly: database/sql would convert every argument
-// and wrap every statement again for each batch.
-func (s *Store) writeBatch(evs []store.Event) (int64, error) {
-	// Not the callers' contexts: one canceled caller must not undo the
-	// others. No deadline either: a context that can end makes the driver
-	// start a watcher goroutine for every statement.
+// spare is a segment made ahead, or why it could not be made.
+type spare struct {
+	seg segment
+	f   *os.File
+	err error
+}
+
+// preallocLoop keeps a spare segment ready for the writer.
+func (s *Store) preallocLoop() {
+	defer close(s.preallocDone)
+	for {
+		sp, err := s.makeSegment()
+		if err != nil {
+			sp.err = err
+		}
+		select {
+		case s.spares <- sp:
+		case <-s.stopPrealloc:
+			if sp.f != nil {
+				sp.f.Close()
+				os.Remove(sp.seg.path)
+			}
+			return
+		}
+		if err != nil {
+			select {
+			case <-time.After(ingestRetry):
+			case <-s.stopPrealloc:
+				return
+			}
+		}
+	}
+}
+
+// makeSegment creates the next segment file, filled with zeros to
+// segmentMax, durably (data and directory entry).
+func (s *Store) makeSegment() (spare, error) {
+	num := s.segNum.Add(1)
+	path := segmentPath(s.prefix, num)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return spare{}, err
+	}
+	fail := func(err error) (spare, error) {
+		f.Close()
+		os.Remove(path)
+		return spare{}, err
+	}
+	zeros := make([]byte, 64<<10)
+	for off := 0; off < segmentMax; off += len(zeros) {
+		if _, err := f.Write(zeros); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fail(err)
+	}
+	return spare{seg: segment{num: num, path: path}, f: f}, nil
+}
+
+// enqueue hands durable events to the ingester, waiting while it is too
+// far behind.
+func (s *Store) enqueue(evs []store.Event) {
+	s.imu.Lock()
+	for len(s.queue) >= maxQueued && !s.stopping {
+		s.signal(s.urgent)
+		s.roomCond.Wait()
+	}
+	s.queue = append(s.queue, evs...)
+	s.durable = evs[len(evs)-1].ID
+	n := len(s.queue)
+	s.imu.Unlock()
+	if n >= ingestHighWater {
+		s.signal(s.urgent)
+	} else {
+		s.signal(s.note)
+	}
+}
+
+func (s *Store) signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// ingestLoop moves queued events into SQLite: ingestDelay after the first
+// one arrives, or at once when asked (a reader, a long queue). After
+// stopIngest is closed it drains the queue once more and returns.
+func (s *Store) ingestLoop() {
+	defer close(s.ingestDone)
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-s.urgent:
+		case <-retry:
+		case <-s.note:
+			t := time.NewTimer(ingestDelay)
+			select {
+			case <-t.C:
+			case <-s.urgent:
+			case <-s.stopIngest:
+			}
+			t.Stop()
+		case <-s.stopIngest:
+			s.imu.Lock()
+			s.stopping = true
+			s.roomCond.Broadcast()
+			s.imu.Unlock()
+			s.drain()
+			return
+		}
+		retry = nil
+		if s.drain() != nil {
+			retry = time.After(ingestRetry)
+		}
+	}
+}
+
+// drain ingests the queue, in chunks, until it is empty or an ingest fails.
+func (s *Store) drain() error {
+	for {
+		s.imu.Lock()
+		n := min(len(s.queue), ingestChunk)
+		evs := s.queue[:n:n]
+		s.imu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		err := s.insertEvents(evs)
+		s.ingests.Add(1)
+		s.imu.Lock()
+		s.ingestErr = err
+		if err == nil {
+			s.ingested = evs[n-1].ID
+			clear(s.queue[:n])
+			s.queue = s.queue[n:]
+			if len(s.queue) == 0 {
+				s.queue = nil
+			}
+			s.roomCond.Broadcast()
+		}
+		close(s.progress)
+		s.progress = make(chan struct{})
+		ingested := s.ingested
+		s.imu.Unlock()
+		if err != nil {
+			return err
+		}
+		s.dropSegments(ingested)
+	}
+}
+
+// dropSegments deletes the finished log segments whose events are all in
+// SQLite. A deletion that is lost in a crash is harmless: replay skips
+// events SQLite already has.
+func (s *Store) dropSegments(ingested int64) {
+	s.segMu.Lock()
+	defer s.segMu.Unlock()
+	for len(s.segs) > 1 && s.segs[1].first-1 <= ingested {
+		os.Remove(s.segs[0].path)
+		s.segs = s.segs[1:]
+	}
+}
+
+// catchUp waits until every event durable in the log when it was called is
+// in SQLite.
+func (s *Store) catchUp(ctx context.Context) error {
+	s.imu.Lock()
+	target := s.durable
+	s.imu.Unlock()
+	for {
+		s.imu.Lock()
+		done := s.ingested >= target
+		ch := s.progress
+		s.imu.Unlock()
+		if done {
+			return nil
+		}
+		s.signal(s.urgent)
+		select {
+		case <-ch:
+		case <-s.ingestDone:
+			return store.ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		s.imu.Lock()
+		done, err := s.ingested >= target, s.ingestErr
+		s.imu.Unlock()
+		if done {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sqlitestore: ingest hit log: %w", err)
+		}
+	}
+}
+
+// insertEvents inserts evs, in ID order, in one transaction synced to disk
+// at commit (synchronous=FULL), skipping those SQLite has already had. It
+// talks to the driver connection directly: database/sql would convert
+// every argument and wrap every statement again for each batch.
+func (s *Store) insertEvents(evs []store.Event) error {
+	// No deadline: a context that can end makes the driver start a
+	// watcher goroutine for every statement.
 	ctx := context.Background()
 	conn, err := s.db.W.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer conn.Close()
-	var first int64
-	err = conn.Raw(func(dc any) error {
-		var err error
-		first, err = s.writeRaw(ctx, dc, evs)
-		return err
-	})
-	return first, err
+	return conn.Raw(func(dc any) error { return s.insertRaw(ctx, dc, evs) })
 }
 
-// rawConn is what the committer needs from the driver's connection.
+// rawConn is what the ingester needs from the driver's connection.
 type rawConn interface {
 	driver.ConnPrepareContext
 	driver.ConnBeginTx
 	driver.ExecerContext
+	driver.QueryerContext
 }
 
-func (s *Store) writeRaw(ctx context.Context, dc any, evs []store.Event) (int64, error) {
+func (s *Store) insertRaw(ctx context.Context, dc any, evs []store.Event) error {
 	c, ok := dc.(rawConn)
 	if !ok {
-		return 0, fmt.Errorf("sqlitestore: driver connection %T lacks prepare, begin or exec", dc)
+		return fmt.Errorf("sqlitestore: driver connection %T lacks prepare, begin, exec or query", dc)
 	}
 	if c != s.conn {
 		// A new writer connection (the first, or database/sql replaced
@@ -232,7 +634,7 @@ func (s *Store) writeRaw(ctx context.Context, dc any, evs []store.Event) (int64,
 		if s.owned {
 			// The writer is ours alone: FULL once, for every commit.
 			if _, err := c.ExecContext(ctx, "PRAGMA synchronous=FULL", nil); err != nil {
-				return 0, err
+				return err
 			}
 		}
 		s.conn = c
@@ -241,79 +643,98 @@ func (s *Store) writeRaw(ctx context.Context, dc any, evs []store.Event) (int64,
 		// The app's writer: FULL for this transaction only, as
 		// sqlitedb.WithFullSyncTx does.
 		if _, err := c.ExecContext(ctx, "PRAGMA synchronous=FULL", nil); err != nil {
-			return 0, err
+			return err
 		}
 		defer c.ExecContext(ctx, "PRAGMA synchronous=NORMAL", nil)
 	}
 	tx, err := c.BeginTx(ctx, driver.TxOptions{})
 	if err != nil {
-		return 0, err
+		return err
 	}
-	var first int64
+	hw, err := rawHighWater(ctx, c)
+	if err != nil {
+		tx.Rollback()
+		return err
+	}
+	for len(evs) > 0 && evs[0].ID <= hw {
+		evs = evs[1:] // already in SQLite (or purged): idempotent replay
+	}
 	for rest := evs; len(rest) > 0; {
 		n := min(len(rest), maxRows)
-		last, err := s.insertRows(ctx, c, rest[:n])
-		if err != nil {
+		if err := s.insertRows(ctx, c, rest[:n]); err != nil {
 			tx.Rollback()
-			return 0, fmt.Errorf("record events: %w", err)
-		}
-		// One statement on the only writer: its rows got consecutive IDs
-		// ending at last.
-		if first == 0 {
-			first = last - int64(n) + 1
+			return fmt.Errorf("record events: %w", err)
 		}
 		rest = rest[n:]
 	}
-	if err := tx.Commit(); err != nil {
+	return tx.Commit()
+}
+
+func rawHighWater(ctx context.Context, c rawConn) (int64, error) {
+	rows, err := c.QueryContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'opentrack_events'`, nil)
+	if err != nil {
 		return 0, err
 	}
-	return first, nil
+	defer rows.Close()
+	v := make([]driver.Value, 1)
+	switch err := rows.Next(v); {
+	case errors.Is(err, io.EOF):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	n, ok := v[0].(int64)
+	if !ok {
+		return 0, fmt.Errorf("sqlitestore: sqlite_sequence holds %T", v[0])
+	}
+	return n, nil
 }
 
 // insertRows runs the len(evs)-row INSERT, prepared on first use and kept
-// for every later batch on the same connection, and returns the last ID.
-func (s *Store) insertRows(ctx context.Context, c rawConn, evs []store.Event) (int64, error) {
+// for every later batch on the same connection.
+func (s *Store) insertRows(ctx context.Context, c rawConn, evs []store.Event) error {
 	n := len(evs)
 	st := s.inserts[n]
 	if st == nil {
 		var q strings.Builder
-		q.WriteString(`INSERT INTO opentrack_events (at_us, kind, copy_id, key_id, link_hash, ua_class, user_agent, source) VALUES `)
+		q.WriteString(`INSERT INTO opentrack_events (id, at_us, kind, copy_id, key_id, link_hash, ua_class, user_agent, source) VALUES `)
 		for i := range n {
 			if i > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString("(?,?,?,?,?,?,?,?)")
+			q.WriteString("(?,?,?,?,?,?,?,?,?)")
 		}
 		var err error
 		if st, err = c.PrepareContext(ctx, q.String()); err != nil {
-			return 0, err
+			return err
 		}
 		s.inserts[n] = st
 	}
 	ex, ok := st.(driver.StmtExecContext)
 	if !ok {
-		return 0, fmt.Errorf("sqlitestore: driver statement %T lacks ExecContext", st)
+		return fmt.Errorf("sqlitestore: driver statement %T lacks ExecContext", st)
 	}
 	args := s.args[:0]
 	for i := range evs {
 		e := &evs[i]
-		for _, v := range [8]driver.Value{e.At.UnixMicro(), e.Kind, e.CopyID, e.KeyID, e.LinkHash, e.UAClass, e.UserAgent, e.Source} {
+		for _, v := range [9]driver.Value{e.ID, e.At.UnixMicro(), e.Kind, e.CopyID, e.KeyID, e.LinkHash, e.UAClass, e.UserAgent, e.Source} {
 			args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
 		}
 	}
 	s.args = args
-	res, err := ex.ExecContext(ctx, args)
+	_, err := ex.ExecContext(ctx, args)
 	clear(args) // do not keep the events' strings alive
-	if err != nil {
-		return 0, err
-	}
-	return res.LastInsertId()
+	return err
 }
 
-// Events implements store.Store.
+// Events implements store.Store. It first waits until the events logged so
+// far are in SQLite.
 func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
 	if limit <= 0 {
 		return nil, nil
+	}
+	if err := s.catchUp(ctx); err != nil {
+		return nil, err
 	}
 	rows, err := s.db.R.QueryContext(ctx, `SELECT id, at_us, kind, copy_id, key_id, link_hash, ua_class, user_agent, source
 		FROM opentrack_events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
@@ -328,15 +749,32 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]store.Eve
 		if err := rows.Scan(&e.ID, &us, &e.Kind, &e.CopyID, &e.KeyID, &e.LinkHash, &e.UAClass, &e.UserAgent, &e.Source); err != nil {
 			return nil, err
 		}
-		e.At = time.UnixMicro(us).UTC()
+		e.At = unixMicroUTC(us)
 		out = append(out, e)
 	}
 	return out, rows.Err()
 }
 
-// Purge implements store.Store. It deletes in chunks so that a large purge
-// never holds the single writer for long.
+// Count returns how many events the store holds (after the ingester has
+// caught up with the log).
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	if err := s.catchUp(ctx); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.db.R.QueryRowContext(ctx, `SELECT count(*) FROM opentrack_events`).Scan(&n)
+	return n, err
+}
+
+func unixMicroUTC(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// Purge implements store.Store. It first waits until the events logged so
+// far are in SQLite, then deletes in chunks so that a large purge never
+// holds the single writer for long.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
+	if err := s.catchUp(ctx); err != nil {
+		return 0, err
+	}
 	var total int64
 	for {
 		var n int64
@@ -356,7 +794,8 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	}
 }
 
-// Ping implements store.Store.
+// Ping implements store.Store: the database answers and the last ingest,
+// if any failed, has been retried with success.
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.Lock()
 	closed := s.closed
@@ -364,24 +803,53 @@ func (s *Store) Ping(ctx context.Context) error {
 	if closed {
 		return store.ErrClosed
 	}
+	s.imu.Lock()
+	err := s.ingestErr
+	s.imu.Unlock()
+	if err != nil {
+		return fmt.Errorf("sqlitestore: ingest hit log: %w", err)
+	}
 	return s.db.R.PingContext(ctx)
 }
 
-// Close refuses new events, lets the committer write those already waiting, stops it and closes the database if Open opened it.
+// Close refuses new events, lets the writer log those already waiting,
+// ingests everything logged, deletes the log when all of it is in SQLite,
+// and closes the database if Open opened it.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
+		s.signal(s.wake)
+		<-s.writerDone
+		close(s.stopPrealloc)
+		<-s.preallocDone
 		select {
-		case s.wake <- struct{}{}:
+		case sp := <-s.spares:
+			if sp.f != nil {
+				sp.f.Close()
+				os.Remove(sp.seg.path)
+			}
 		default:
 		}
-		<-s.loopDone
+		close(s.stopIngest)
+		<-s.ingestDone
+		s.imu.Lock()
+		all := s.ingested >= s.durable
+		err = s.ingestErr
+		s.imu.Unlock()
+		if all {
+			s.segMu.Lock()
+			for _, seg := range s.segs {
+				os.Remove(seg.path)
+			}
+			s.segs = nil
+			s.segMu.Unlock()
+		}
 		s.closeStatements()
 		if s.owned {
-			err = s.db.Close()
+			err = errors.Join(err, s.db.Close())
 		}
 	})
 	return err
