@@ -47,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 		err = runMint(args[1:], stdout, stderr)
 	case len(args) > 0 && args[0] == "genkey":
 		err = runGenkey(args[1:], stdout, stderr)
+	case len(args) > 0 && args[0] == "recover":
+		err = runRecover(ctx, args[1:], stdout, stderr)
 	default:
 		err = runServe(ctx, args, stderr, onListen)
 	}
@@ -213,7 +215,12 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, onListen fun
 	stopBG()
 	<-bgDone
 	s := srv.Stats()
-	log.Info("stopped", "recorded", s.Recorded, "invalid", s.Invalid, "rate_limited", s.Limited, "lost", s.Lost, "unauthorized", s.Unauthorized)
+	attrs := []any{"recorded", s.Recorded, "invalid", s.Invalid, "rate_limited", s.Limited, "lost", s.Lost, "unauthorized", s.Unauthorized}
+	if ls, ok := st.(*sqlitestore.Store); ok {
+		l := ls.LogStats()
+		attrs = append(attrs, "log_syncs", l.Syncs, "ingests", l.Ingests)
+	}
+	log.Info("stopped", attrs...)
 	return runErr
 }
 
@@ -392,5 +399,42 @@ func runGenkey(args []string, stdout, stderr io.Writer) error {
 		return usagef("%v", err)
 	}
 	_, err = fmt.Fprintln(stdout, line)
+	return err
+}
+
+// runRecover opens a SQLite database as the server would, which replays
+// the hit log left by a tracker that did not stop cleanly (a crash, a
+// SIGKILL) into it, and reports what it found and how many events the
+// database holds.
+func runRecover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("mailroom-tracker recover", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	db := fs.String("db", "", "SQLite database file of a stopped tracker")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage{err.Error()}
+	}
+	if *db == "" || fs.NArg() > 0 {
+		return usagef("recover needs --db PATH (and nothing else)")
+	}
+	if _, err := os.Stat(*db); err != nil {
+		return err
+	}
+	st, err := sqlitestore.Open(ctx, *db)
+	if err != nil {
+		return err
+	}
+	r := st.Recovered()
+	n, err := st.Count(ctx)
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(stdout, "replayed %d events from %d hit log segments (%d ended in a torn record, dropped); %d events in the database\n",
+		r.Replayed, r.Segments, r.Torn, n)
 	return err
 }

@@ -190,7 +190,9 @@ func TestServeInProcess(t *testing.T) {
 
 // TestBinarySIGTERM builds the real binary without cgo, stops it with
 // SIGTERM, and starts it again on the same database.
-func TestBinarySIGTERM(t *testing.T) {
+// buildTracker builds the binary as shipped (no cgo).
+func buildTracker(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary; skipped under -short")
 	}
@@ -200,40 +202,49 @@ func TestBinarySIGTERM(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
 	}
-	keyFile, apiFile, apiKey, _ := files(t)
-	db := filepath.Join(t.TempDir(), "tracker.db")
+	return bin
+}
 
-	start := func() (*exec.Cmd, string, <-chan string) {
-		cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--db", db, "--key-file", keyFile, "--api-key-file", apiFile)
-		stderr, _ := cmd.StderrPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+// startTracker starts bin serving db on a free loopback port and returns
+// its base URL and its log lines once it listens.
+func startTracker(t *testing.T, bin, db, keyFile, apiFile string) (*exec.Cmd, string, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--db", db, "--key-file", keyFile, "--api-key-file", apiFile, "--rate", "0")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
 		}
-		lines := make(chan string, 100)
-		go func() {
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				lines <- sc.Text()
+		close(lines)
+	}()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("tracker exited before listening")
 			}
-			close(lines)
-		}()
-		deadline := time.After(20 * time.Second)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatal("tracker exited before listening")
-				}
-				var m struct{ Msg, Addr string }
-				if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "listening" {
-					return cmd, "http://" + m.Addr, lines
-				}
-			case <-deadline:
-				cmd.Process.Kill()
-				t.Fatal("tracker did not start")
+			var m struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(l), &m) == nil && m.Msg == "listening" {
+				return cmd, "http://" + m.Addr, lines
 			}
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatal("tracker did not start")
 		}
 	}
+}
+
+func TestBinarySIGTERM(t *testing.T) {
+	bin := buildTracker(t)
+	keyFile, apiFile, apiKey, _ := files(t)
+	db := filepath.Join(t.TempDir(), "tracker.db")
+	start := func() (*exec.Cmd, string, <-chan string) { return startTracker(t, bin, db, keyFile, apiFile) }
 	stop := func(cmd *exec.Cmd, lines <-chan string) []string {
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
@@ -309,4 +320,105 @@ func TestServePostgres(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
+}
+
+// TestBinarySIGKILL kills the tracker while clients hit it: every hit that
+// was answered 200 before the kill must be an event after a restart (the
+// hit log is replayed), and nothing may be counted twice.
+func TestBinarySIGKILL(t *testing.T) {
+	bin := buildTracker(t)
+	keyFile, apiFile, apiKey, _ := files(t)
+	db := filepath.Join(t.TempDir(), "tracker.db")
+	cmd, base, lines := startTracker(t, bin, db, keyFile, apiFile)
+	go func() {
+		for range lines {
+		}
+	}()
+	urls := mint(t, keyFile, base, "open", 2000)
+	const clients = 8
+	var answered, inFlight sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	next := make(chan string)
+	client := &http.Client{Timeout: 5 * time.Second}
+	for range clients {
+		answered.Add(1)
+		go func() {
+			defer answered.Done()
+			for u := range next {
+				r, err := client.Get(u)
+				if err != nil {
+					continue // killed in flight: may or may not be recorded
+				}
+				io.Copy(io.Discard, r.Body)
+				r.Body.Close()
+				if r.StatusCode == 200 {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	inFlight.Add(1)
+	go func() {
+		defer inFlight.Done()
+		for i, u := range urls {
+			if i == 600 {
+				// Kill with hits in flight: the rest of the URLs fail.
+				go cmd.Process.Signal(syscall.SIGKILL)
+			}
+			next <- u
+		}
+		close(next)
+	}()
+	inFlight.Wait()
+	answered.Wait()
+	cmd.Wait()
+	if ok < 600-clients {
+		t.Fatalf("only %d hits answered before the kill", ok)
+	}
+
+	var out bytes.Buffer
+	rec := exec.Command(bin, "recover", "--db", db)
+	rec.Stdout = &out
+	if err := rec.Run(); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	if !strings.Contains(out.String(), " events in the database") {
+		t.Fatalf("recover printed %q", out.String())
+	}
+
+	cmd, base, lines = startTracker(t, bin, db, keyFile, apiFile)
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		for range lines {
+		}
+		cmd.Wait()
+	}()
+	c := &opentrack.Client{BaseURL: base, APIKey: apiKey}
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		evs, next, err := c.Events(context.Background(), cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if seen[e.CopyID] {
+				t.Fatalf("copy %s recorded twice", e.CopyID)
+			}
+			seen[e.CopyID] = true
+		}
+		if len(evs) == 0 {
+			break
+		}
+		cursor = next
+	}
+	// Hits in flight at the kill may have been recorded without an answer
+	// (at most one per client).
+	if len(seen) < ok || len(seen) > ok+clients {
+		t.Fatalf("%d events after the kill and restart, %d hits answered 200 (%s)", len(seen), ok, strings.TrimSpace(out.String()))
+	}
+	t.Logf("%d answered, %d recorded; recover: %s", ok, len(seen), strings.TrimSpace(out.String()))
 }
