@@ -22,7 +22,19 @@
 //     Message-ID or content hash, and events carry a dedup key.
 //   - Nothing is rendered or followed: a returned message that carries our
 //     tracking pixel never registers an open.
+//   - Resumable: the sync position (the highest UID below which every
+//     message was looked at) commits in the same transaction as the reports
+//     it covers, so a broken connection or a failed batch loses nothing and
+//     repeats nothing but the uncommitted batch.
 //   - No network of its own: the sync loop reaches IMAP only through the
 //     Source interface declared here, which app wires to mail/imapsource.
 //     This package imports neither mail/imapsource nor go-imap.
+//
+// A large sync (a first sync, a rescan) is a pipeline: the new UIDs are cut
+// into slices of 2,500; IMAP workers (the caller's connection and, with
+// Syncer.Connections, extra ones from Dial) each SEARCH a slice, decide
+// from the few header fields SEARCH's candidates come with what to
+// download, and stream those bodies; one parse worker per core parses them;
+// one storer matches and stores them in batches. The server searches the
+// next slice while the last one is parsed and stored.
 package reports
