@@ -670,17 +670,41 @@ func poisonReason(crashes int, last string) string {
 	return s
 }
 
-// cancelWaiting reports whether a cancel was asked for one of j's
-// recipients since j was claimed: a copy claimed ahead is then given back
-// (unclaim applies the cancel) instead of being sent.
-func (o *Outbox) cancelWaiting(ctx context.Context, j *job) (bool, error) {
-	ids := make([]int64, len(j.rcpts))
-	for i, rc := range j.rcpts {
-		ids[i] = rc.id
+// canceledAhead returns the jobs (copies claimed ahead, not sent yet) of
+// which a recipient got a cancel since the claim: they are to be given
+// back (unclaim applies the cancel) instead of being sent.
+func (o *Outbox) canceledAhead(ctx context.Context, jobs []*job) (map[*job]bool, error) {
+	var ids []int64
+	for _, j := range jobs {
+		for _, rc := range j.rcpts {
+			ids = append(ids, rc.id)
+		}
 	}
-	var yes bool
-	err := o.stmts.cancelWaiting.QueryRowContext(ctx, jsonInts(ids)).Scan(&yes)
-	return yes, err
+	rows, err := o.stmts.cancelWaiting.QueryContext(ctx, jsonInts(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	canceled := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		canceled[id] = true
+	}
+	if err := rows.Err(); err != nil || len(canceled) == 0 {
+		return nil, err
+	}
+	out := map[*job]bool{}
+	for _, j := range jobs {
+		for _, rc := range j.rcpts {
+			if canceled[rc.id] {
+				out[j] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 // The event texts of a copy claimed ahead on a connection and given back

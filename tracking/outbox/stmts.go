@@ -42,9 +42,9 @@ const (
 			FROM json_each(?) AS j WHERE recipients.id=j.value->>0`
 )
 
-// qCancelWaiting: is a cancel waiting for one of these recipients? Read
-// (on a reader) before a copy claimed ahead goes out.
-const qCancelWaiting = `SELECT EXISTS(SELECT 1 FROM outbox_cancels WHERE recipient IN (SELECT value FROM json_each(?)))`
+// qCancelWaiting: the recipients among these with a cancel waiting. Read
+// (on a reader) before copies claimed ahead go out.
+const qCancelWaiting = `SELECT recipient FROM outbox_cancels WHERE recipient IN (SELECT value FROM json_each(?))`
 
 var hotQueries = []string{qClaimCopies, qClaimRcptsOf, qInsertAttempts, qClaimRcptsSet, qCrashIncFirst,
 	qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel}

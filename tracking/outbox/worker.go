@@ -33,6 +33,7 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 	// committed): they are sent in order; when the worker stops before
 	// their turn, they are given back unsent (unclaim).
 	var queue []*job
+	var checked time.Time // the last look for cancels of queued copies
 	defer func() {
 		if len(queue) == 0 {
 			return
@@ -48,29 +49,40 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 		p := r.policy()
 		var cid int64
 		var pending *job
+		if len(queue) > 0 && time.Since(checked) >= cancelCheckEvery {
+			// Cancels asked for while copies waited their turn: those
+			// copies are given back (the cancel applies), not sent.
+			checked = time.Now()
+			canceled, err := r.Outbox.canceledAhead(ctx, queue)
+			if err == nil && len(canceled) > 0 {
+				var drop []*job
+				queue = slices.DeleteFunc(queue, func(j *job) bool {
+					if canceled[j] {
+						drop = append(drop, j)
+					}
+					return canceled[j]
+				})
+				if err = r.Outbox.unclaim(ctx, drop, skippedCancelText); err == nil {
+					for _, j := range drop {
+						r.done(ln, j.copyID)
+					}
+				} else {
+					queue = append(queue, drop...) // given back on the way out
+				}
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					r.fail(err)
+				}
+				return
+			}
+		}
 		if len(queue) > 0 {
 			pending, queue = queue[0], queue[1:]
 			cid = pending.copyID
 			// Another attempt of the same message stays open after this
 			// one: ending it need not look at the crash count.
 			pending.siblingOpen = slices.ContainsFunc(queue, func(q *job) bool { return q.message == pending.message })
-			// A cancel asked for while it waited its turn: give it back
-			// (the cancel applies) rather than send it.
-			canceled, err := r.Outbox.cancelWaiting(ctx, pending)
-			if err == nil && canceled {
-				err = r.Outbox.unclaim(ctx, []*job{pending}, skippedCancelText)
-			}
-			if err != nil {
-				queue = append([]*job{pending}, queue...) // given back on the way out
-				if ctx.Err() == nil {
-					r.fail(err)
-				}
-				return
-			}
-			if canceled {
-				r.done(ln, cid)
-				continue
-			}
 		} else {
 			r.mu.Lock()
 			probe := ln.probe && sess == nil
@@ -265,6 +277,11 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 	}
 	return true, next
 }
+
+// cancelCheckEvery is how often (wall time) a worker looks for cancels
+// asked for while its copies claimed ahead wait their turn: a cancel
+// stops such a copy if it came this long before the copy's turn.
+const cancelCheckEvery = 20 * time.Millisecond
 
 // claimAhead is how many copies the commit of a result claims for the
 // same session when more are due (each is still committed before any of
