@@ -93,6 +93,11 @@ func parseDate(v string) time.Time {
 	if v == "" {
 		return time.Time{}
 	}
+	// The usual form first: mail.ParseDate tries its layouts in turn, and
+	// each miss allocates an error.
+	if t, err := time.Parse(time.RFC1123Z, v); err == nil {
+		return t
+	}
 	if t, err := mail.ParseDate(v); err == nil {
 		return t
 	}

@@ -124,7 +124,21 @@ var ErrEmpty = errors.New("report: empty message")
 // empty; anything readable yields a Report, with Kind KindNotAReport when
 // nothing in it is recognised.
 func Parse(r io.Reader) (*Report, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	var data []byte
+	var err error
+	if br, ok := r.(*bytes.Reader); ok {
+		// One allocation of the right size instead of ReadAll's growing
+		// copies (the sync loop parses from a bytes.Reader).
+		data = make([]byte, min(br.Len(), MaxSize+1))
+		var n int
+		n, err = io.ReadFull(r, data)
+		data = data[:n]
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			err = nil
+		}
+	} else {
+		data, err = io.ReadAll(io.LimitReader(r, MaxSize+1))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("report: read: %w", err)
 	}
