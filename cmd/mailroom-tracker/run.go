@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, onListen 
 
 type serveFlags struct {
 	listen, db, postgres, baseURL, keyFile, apiKeyFile string
-	retention, ipMode, rate, trustProxy                string
+	retention, ipMode, rate, trustProxy, fsync         string
 	burst                                              int
 	logLevel, logFormat                                string
 }
@@ -82,6 +82,7 @@ func parseServe(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.baseURL, "base-url", "", "public URL of this tracker, as put in messages (logged; used by mint)")
 	fs.StringVar(&f.keyFile, "key-file", "", "HMAC keys, one id:base64key per line, first one signs (required)")
 	fs.StringVar(&f.apiKeyFile, "api-key-file", "", "bearer keys for /v1/events, one per line (without it the API refuses everyone)")
+	fs.StringVar(&f.fsync, "fsync", "always", "SQLite hit log: always (fdatasync before answering a hit; survives power loss) or a duration D (answer once written; survives a crash or kill of the tracker, a power loss can take the last D)")
 	fs.StringVar(&f.retention, "retention", "90d", "delete events older than this (e.g. 90d, 36h; 0 keeps them forever)")
 	fs.StringVar(&f.ipMode, "ip-mode", "truncate", "client address kept with events: truncate (IPv4 /24, IPv6 /48) or none")
 	fs.StringVar(&f.rate, "rate", strconv.Itoa(server.DefaultRate), "requests per second per client address (N, N/s or N/m; 0 disables)")
@@ -103,6 +104,9 @@ func parseServe(args []string, stderr io.Writer) (*serveFlags, error) {
 	}
 	if (f.db == "") == (f.postgres == "") {
 		return nil, usagef("give exactly one of --db PATH or --postgres DSN")
+	}
+	if f.postgres != "" && f.fsync != "always" {
+		return nil, usagef("--fsync applies to --db (SQLite) only")
 	}
 	if f.keyFile == "" {
 		return nil, usagef("--key-file is required (create one with: mailroom-tracker genkey > keys)")
@@ -156,7 +160,17 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, onListen fun
 	var st store.Store
 	backend := "sqlite"
 	if f.db != "" {
-		st, err = sqlitestore.Open(openCtx, f.db)
+		var opt sqlitestore.Options
+		if opt.SyncEvery, err = parseFsync(f.fsync); err != nil {
+			return err
+		}
+		var ss *sqlitestore.Store
+		if ss, err = sqlitestore.OpenOptions(openCtx, f.db, opt); err == nil {
+			st = ss
+			if r := ss.Recovered(); r.Replayed > 0 || r.Torn > 0 {
+				log.Warn("replayed the hit log of a tracker that did not stop cleanly", "events", r.Replayed, "segments", r.Segments, "torn_records_dropped", r.Torn)
+			}
+		}
 	} else {
 		backend = "postgres"
 		st, err = pgstore.Open(openCtx, f.postgres)
@@ -190,7 +204,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, onListen fun
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(l) }()
-	log.Info("listening", "addr", l.Addr().String(), "backend", backend, "base_url", f.baseURL,
+	log.Info("listening", "addr", l.Addr().String(), "backend", backend, "fsync", f.fsync, "base_url", f.baseURL,
 		"active_key_id", cfg.Keyring.ActiveKeyID(), "keys", len(cfg.Keyring.KeyIDs()), "api_keys", len(cfg.APIKeys),
 		"retention", cfg.Retention.String(), "ip_mode", string(cfg.IPMode), "rate_per_ip", cfg.RatePerIP)
 	if onListen != nil {
@@ -306,6 +320,18 @@ func parseRetention(s string) (time.Duration, error) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
 		return 0, usagef("--retention %q: want e.g. 90d or 36h", s)
+	}
+	return d, nil
+}
+
+// parseFsync reads --fsync: "always" (0) or a duration between 1ms and 10s.
+func parseFsync(s string) (time.Duration, error) {
+	if s == "always" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Millisecond || d > 10*time.Second {
+		return 0, usagef("--fsync %q: want always or a duration from 1ms to 10s", s)
 	}
 	return d, nil
 }

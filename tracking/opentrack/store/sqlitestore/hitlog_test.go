@@ -217,9 +217,15 @@ func TestReplayIsIdempotent(t *testing.T) {
 // returned, before the ingester moved the events (what a SIGKILL leaves),
 // and opens them: every recorded event is there, once, with its ID.
 func TestCrashImage(t *testing.T) {
+	t.Run("fsync always", func(t *testing.T) { testCrashImage(t, Options{}) })
+	// A kill is not a power loss: written is enough.
+	t.Run("SyncEvery", func(t *testing.T) { testCrashImage(t, Options{SyncEvery: time.Hour}) })
+}
+
+func testCrashImage(t *testing.T, opt Options) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, filepath.Join(dir, "tracker.db"))
+	s, err := OpenOptions(ctx, filepath.Join(dir, "tracker.db"), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,9 +270,14 @@ func TestCrashImage(t *testing.T) {
 // checks that ingested segments are deleted while the store runs, and the
 // whole log at Close.
 func TestLogRotatesAndShrinks(t *testing.T) {
+	t.Run("fsync always", func(t *testing.T) { testLogRotates(t, Options{}) })
+	t.Run("SyncEvery", func(t *testing.T) { testLogRotates(t, Options{SyncEvery: 5 * time.Millisecond}) })
+}
+
+func testLogRotates(t *testing.T, opt Options) {
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "tracker.db")
-	s, err := Open(ctx, db)
+	s, err := OpenOptions(ctx, db, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,6 +78,14 @@ type Store struct {
 	owned  bool
 	prefix string // log segment paths: prefix + 20-digit file number
 
+	// With SyncEvery: Record writes the log itself (under mu) and the
+	// syncer fdatasyncs it every syncEvery.
+	syncEvery              time.Duration
+	wbuf                   []byte     // Record's encoding space (under mu)
+	dirty                  bool       // written since the last sync (under mu)
+	retired                []*os.File // segments left behind, to sync and close (under mu)
+	stopSyncer, syncerDone chan struct{}
+
 	// Record and the log writer.
 	mu       sync.Mutex
 	cur      *logBatch // the batch new events join; nil when none is open
@@ -86,7 +94,8 @@ type Store struct {
 	spareBuf []byte
 	wake     chan struct{} // capacity 1: "there is a batch" for the writer
 
-	// Log writer only: the segment being written and where.
+	// The log writer only (with SyncEvery: under mu): the segment being
+	// written and where.
 	f   *os.File
 	off int
 
@@ -145,14 +154,30 @@ type logBatch struct {
 
 var _ store.Store = (*Store)(nil)
 
+// Options tune a Store; the zero value is the default.
+type Options struct {
+	// SyncEvery, when positive, trades power-loss safety for speed: Record
+	// returns as soon as its event is written to the hit log (a write(2)
+	// into the kernel: it survives the tracker's crash or SIGKILL, not a
+	// power loss or a kernel crash), and the log is fdatasync'ed every
+	// SyncEvery, so a power loss can take the events of the last
+	// SyncEvery. Zero (the default) syncs before Record returns.
+	SyncEvery time.Duration
+}
+
 // Open opens (creating and migrating) the database file at path, replaying
 // the hit log ("<path>-hitlog.*") left by a process that did not close it.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenOptions(ctx, path, Options{})
+}
+
+// OpenOptions is Open with options.
+func OpenOptions(ctx context.Context, path string, opt Options) (*Store, error) {
 	db, err := sqlitedb.Open(path, sqlitedb.Options{})
 	if err != nil {
 		return nil, err
 	}
-	s, err := newStore(ctx, db, true)
+	s, err := newStore(ctx, db, true, opt)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -164,10 +189,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // migrating its opentrack tables; the hit log lives beside db.Path. Close
 // does not close db.
 func New(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
-	return newStore(ctx, db, false)
+	return newStore(ctx, db, false, Options{})
 }
 
-func newStore(ctx context.Context, db *sqlitedb.DB, owned bool) (*Store, error) {
+func newStore(ctx context.Context, db *sqlitedb.DB, owned bool, opt Options) (*Store, error) {
 	if db.Path == "" || strings.HasPrefix(db.Path, ":memory:") || strings.HasPrefix(db.Path, "file:") {
 		return nil, errors.New("sqlitestore: the database needs a plain file path (the hit log lives beside it)")
 	}
@@ -177,6 +202,9 @@ func newStore(ctx context.Context, db *sqlitedb.DB, owned bool) (*Store, error) 
 	s := &Store{
 		db:         db,
 		owned:      owned,
+		syncEvery:  max(opt.SyncEvery, 0),
+		syncerDone: make(chan struct{}),
+		stopSyncer: make(chan struct{}),
 		prefix:     db.Path + segSuffix,
 		wake:       make(chan struct{}, 1),
 		urgent:     make(chan struct{}, 1),
@@ -198,6 +226,11 @@ func newStore(ctx context.Context, db *sqlitedb.DB, owned bool) (*Store, error) 
 	go s.preallocLoop()
 	go s.writeLoop()
 	go s.ingestLoop()
+	if s.syncEvery > 0 {
+		go s.syncLoop()
+	} else {
+		close(s.syncerDone)
+	}
 	return s, nil
 }
 
@@ -295,6 +328,9 @@ func (s *Store) Record(ctx context.Context, e store.Event) (store.Event, error) 
 		s.mu.Unlock()
 		return e, store.ErrClosed
 	}
+	if s.syncEvery > 0 {
+		return s.recordWritten(e)
+	}
 	b := s.cur
 	if b == nil {
 		b = &logBatch{buf: s.spareBuf[:0], done: make(chan struct{})}
@@ -318,6 +354,77 @@ func (s *Store) Record(ctx context.Context, e store.Event) (store.Event, error) 
 	return e, nil
 }
 
+// recordWritten is Record with SyncEvery: the event is written to the log
+// before Record returns and synced by the syncer later. Called with mu
+// held; unlocks it.
+func (s *Store) recordWritten(e store.Event) (store.Event, error) {
+	defer s.mu.Unlock()
+	e.ID = s.nextSeq
+	s.nextSeq++
+	s.wbuf = appendRecord(s.wbuf[:0], &e)
+	if err := s.writeLog(s.wbuf, e.ID); err != nil {
+		e.ID = 0
+		return e, err
+	}
+	s.dirty = true
+	s.logged.Add(1)
+	s.enqueue([]store.Event{e})
+	return e, nil
+}
+
+// syncLoop fdatasyncs the log every syncEvery (with SyncEvery), and once
+// more when the store closes.
+func (s *Store) syncLoop() {
+	defer close(s.syncerDone)
+	t := time.NewTicker(s.syncEvery)
+	defer t.Stop()
+	for {
+		stop := false
+		select {
+		case <-t.C:
+		case <-s.stopSyncer:
+			stop = true
+		}
+		s.mu.Lock()
+		f, dirty, retired := s.f, s.dirty, s.retired
+		s.dirty, s.retired = false, nil
+		if stop {
+			s.f = nil // closed below, after its last sync
+		}
+		s.mu.Unlock()
+		// Only this goroutine closes files here, so f stays open
+		// while it is synced, even if Record moves to a new segment.
+		for _, r := range retired {
+			if err := syncData(r); err != nil {
+				s.syncErr(err)
+			}
+			r.Close()
+		}
+		if f != nil && (dirty || stop) {
+			if err := syncData(f); err != nil {
+				s.syncErr(err)
+			} else {
+				s.batches.Add(1)
+			}
+		}
+		if stop {
+			if f != nil {
+				f.Close()
+			}
+			return
+		}
+	}
+}
+
+// syncErr notes a failed periodic sync where Ping (so /healthz) sees it.
+func (s *Store) syncErr(err error) {
+	s.imu.Lock()
+	if s.ingestErr == nil {
+		s.ingestErr = fmt.Errorf("hit log sync: %w", err)
+	}
+	s.imu.Unlock()
+}
+
 // writeLoop is the log writer. After Close it writes what is still
 // waiting (Close refuses new events, so that ends) and returns.
 func (s *Store) writeLoop() {
@@ -329,7 +436,7 @@ func (s *Store) writeLoop() {
 		s.mu.Unlock()
 		if b == nil {
 			if closed {
-				if s.f != nil {
+				if s.f != nil && s.syncEvery == 0 {
 					s.f.Close()
 					s.f = nil
 				}
@@ -361,8 +468,7 @@ func (s *Store) writeLoop() {
 // starts a new one.
 func (s *Store) writeLog(buf []byte, first int64) error {
 	if s.f != nil && s.off > 0 && s.off+len(buf) > segmentMax {
-		s.f.Close()
-		s.f = nil
+		s.closeSegment()
 	}
 	if s.f == nil {
 		var sp spare
@@ -384,16 +490,26 @@ func (s *Store) writeLog(buf []byte, first int64) error {
 		s.f, s.off = sp.f, 0
 	}
 	_, err := s.f.WriteAt(buf, int64(s.off))
-	if err == nil {
+	if err == nil && s.syncEvery == 0 {
 		err = syncData(s.f)
 	}
 	if err != nil {
-		s.f.Close()
-		s.f = nil
+		s.closeSegment()
 		return fmt.Errorf("hit log: %w", err)
 	}
 	s.off += len(buf)
 	return nil
+}
+
+// closeSegment stops writing the current segment: closes it, or with
+// SyncEvery hands it to the syncer, which syncs and closes it.
+func (s *Store) closeSegment() {
+	if s.syncEvery > 0 {
+		s.retired = append(s.retired, s.f)
+	} else {
+		s.f.Close()
+	}
+	s.f = nil
 }
 
 // spare is a segment made ahead, or why it could not be made.
@@ -823,6 +939,8 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		s.signal(s.wake)
 		<-s.writerDone
+		close(s.stopSyncer)
+		<-s.syncerDone
 		close(s.stopPrealloc)
 		<-s.preallocDone
 		select {

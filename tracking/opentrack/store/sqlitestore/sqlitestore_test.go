@@ -23,6 +23,19 @@ func open(t *testing.T) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
+// TestConformanceSyncEvery runs the suite with the log synced every 20 ms
+// instead of before each Record returns.
+func TestConformanceSyncEvery(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := OpenOptions(context.Background(), filepath.Join(t.TempDir(), "tracker.db"), Options{SyncEvery: 20 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
 func TestReopenKeepsEventsAndIDs(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "tracker.db")
