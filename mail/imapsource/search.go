@@ -70,7 +70,8 @@ func orTree(keys []imap.SearchCriteria) [][2]imap.SearchCriteria {
 // message/* type, or an unreadable Content-Type); see addStructure.
 func describeCandidate(b *imapclient.FetchMessageBuffer, hdr *imap.FetchItemBodySection) (c Candidate, needStructure bool) {
 	c = Candidate{UID: uint32(b.UID), Size: b.RFC822Size}
-	h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(b.FindBodySection(hdr))))
+	sec := b.FindBodySection(hdr)
+	h, _ := textproto.ReadHeader(bufio.NewReaderSize(bytes.NewReader(sec), min(len(sec), 4096)))
 	get := func(k string) string { return strings.TrimSpace(h.Get(k)) }
 	c.From, c.MessageID, c.InReplyTo, c.References = get("From"), get("Message-Id"), get("In-Reply-To"), get("References")
 	c.Date = parseDate(get("Date"))
