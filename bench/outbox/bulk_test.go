@@ -130,8 +130,8 @@ func (nopSession) Close() error   { return nil }
 // (plainSession, sessions connections) without the outbox or a database:
 // the ceiling of the outbox with this client. The client resets (RSET)
 // between transactions like mail/submit does; smtp-source does not.
-func clientOnly(b *testing.B, addr string, m ob.Message) time.Duration {
-	start := time.Now()
+func clientOnly(b *testing.B, addr string, m ob.Message) (wall, cpu time.Duration) {
+	start, cpu0 := time.Now(), cpuTime()
 	errs := make(chan error, sessions)
 	for s := 0; s < sessions; s++ {
 		go func(s int) {
@@ -157,7 +157,16 @@ func clientOnly(b *testing.B, addr string, m ob.Message) time.Duration {
 			b.Fatal(err)
 		}
 	}
-	return time.Since(start)
+	return time.Since(start), cpuTime() - cpu0
+}
+
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func loadavg() string {
@@ -170,8 +179,8 @@ func loadavg() string {
 
 // viaOutbox enqueues the bulk message and sends it through the Runner
 // (to the sink, or to nopSession when addr is empty); it returns the
-// enqueue and send durations.
-func viaOutbox(b *testing.B, addr string, run int) (enq, send time.Duration) {
+// enqueue and send durations and the CPU time the send took.
+func viaOutbox(b *testing.B, addr string, run int) (enq, send, sendCPU time.Duration) {
 	ctx := context.Background()
 	db, err := sqlitedb.Open(filepath.Join(b.TempDir(), "bench.db"), sqlitedb.Options{})
 	if err != nil {
@@ -209,11 +218,11 @@ func viaOutbox(b *testing.B, addr string, run int) (enq, send time.Duration) {
 		d = ob.DialerFunc(func(context.Context, string) (mail.Session, error) { return nopSession{}, nil })
 	}
 	r := &ob.Runner{Outbox: o, Dialer: d}
-	start = time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	if err := r.RunOnce(ctx); err != nil {
 		b.Fatal(err)
 	}
-	send = time.Since(start)
+	send, sendCPU = time.Since(start), cpuTime()-cpu0
 	pr, err := o.Progress(ctx, id)
 	if err != nil {
 		b.Fatal(err)
@@ -221,7 +230,7 @@ func viaOutbox(b *testing.B, addr string, run int) (enq, send time.Duration) {
 	if pr.ByStatus[tracking.Accepted] != copies {
 		b.Fatalf("progress %+v: not everything accepted", pr)
 	}
-	return enq, send
+	return enq, send, sendCPU
 }
 
 func BenchmarkBulkSend(b *testing.B) {
@@ -237,9 +246,9 @@ func BenchmarkBulkSend(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		load := loadavg()
 		ref := reference(b, addr)
-		client := clientOnly(b, addr, bulkMessage(i))
-		enq, send := viaOutbox(b, addr, i)
-		_, dbOnly := viaOutbox(b, "", i)
+		client, clientCPU := clientOnly(b, addr, bulkMessage(i))
+		enq, send, sendCPU := viaOutbox(b, addr, i)
+		_, dbOnly, dbCPU := viaOutbox(b, "", i)
 		refRate := float64(copies) / ref.Seconds()
 		total := enq + send
 		rate := float64(copies) / total.Seconds()
@@ -255,10 +264,14 @@ func BenchmarkBulkSend(b *testing.B) {
 			clientRate, clientRate/refRate)
 		fmt.Printf("  ratio outbox/smtp-source      %8.2f  (target >= 0.5)\n", ratio)
 		fmt.Printf("  ratio outbox/go-smtp alone    %8.2f\n", rate/clientRate)
+		perCopy := func(d time.Duration) float64 { return float64(d.Microseconds()) / copies }
+		fmt.Printf("  CPU per copy, this process    outbox send %.0f us, database alone %.0f us, go-smtp client alone %.0f us\n",
+			perCopy(sendCPU), perCopy(dbCPU), perCopy(clientCPU))
 		fmt.Printf("  load average                  %s before, %s after\n", load, loadavg())
 		b.ReportMetric(rate, "msg/s")
 		b.ReportMetric(refRate, "ref-msg/s")
 		b.ReportMetric(ratio, "ratio")
 		b.ReportMetric(clientRate/refRate, "client-ratio")
+		b.ReportMetric(perCopy(sendCPU), "cpu-us/copy")
 	}
 }

@@ -15,7 +15,9 @@
 // session (the database work alone, the limit), the rate of the
 // benchmark's go-smtp client sending the same copies without the outbox
 // (the ceiling: it resets the session between messages like mail/submit,
-// which smtp-source does not), the ratio (target >= 0.5) and the load
+// which smtp-source does not), the ratio (target >= 0.5), the CPU time
+// this process spent per copy (outbox send, database alone, client alone:
+// steadier than the rates when other work shares the cores) and the load
 // average.
 //
 //	go test ./bench/outbox -run '^$' -bench . -benchtime 1x
