@@ -278,10 +278,10 @@ func (s *Server) record(r *http.Request, c token.Claims, kind string) {
 	if kind == store.KindClick {
 		e.LinkHash = hex.EncodeToString(c.LinkHash[:])
 	}
-	// A client hanging up must not cancel the write.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
-	defer cancel()
-	if _, err := s.cfg.Store.Record(ctx, e); err != nil {
+	// A client hanging up must not cancel the write. No deadline here
+	// either: a timer for every hit costs, and a backend that can hang
+	// bounds its own wait (pgstore); sqlitestore waits only for its log.
+	if _, err := s.cfg.Store.Record(context.WithoutCancel(r.Context()), e); err != nil {
 		s.lost.Add(1)
 		s.log.Error("event not recorded", "kind", kind, "err", err)
 		return

@@ -42,6 +42,9 @@ var migrations embed.FS
 // ("mroomotk" as an int64), arbitrary but fixed.
 const migrationLock int64 = 0x6d726f6f6d6f746b
 
+// recordTimeout bounds one Record.
+const recordTimeout = 10 * time.Second
+
 // Store implements store.Store on PostgreSQL.
 type Store struct {
 	pool   *pgxpool.Pool
@@ -129,6 +132,10 @@ func (s *Store) Record(ctx context.Context, e store.Event) (store.Event, error) 
 		return e, err
 	}
 	e.At = e.At.UTC().Truncate(time.Microsecond)
+	// The server passes a context that never ends (a client hanging up
+	// must not cancel the write); bound the wait for the database here.
+	ctx, cancel := context.WithTimeout(ctx, recordTimeout)
+	defer cancel()
 	err := s.pool.QueryRow(ctx, `INSERT INTO opentrack_events
 		(at, kind, copy_id, key_id, link_hash, ua_class, user_agent, source)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,

@@ -583,13 +583,18 @@ func (s *Store) enqueue(evs []store.Event) {
 		s.signal(s.urgent)
 		s.roomCond.Wait()
 	}
+	was := len(s.queue)
 	s.queue = append(s.queue, evs...)
 	s.durable = evs[len(evs)-1].ID
 	n := len(s.queue)
 	s.imu.Unlock()
-	if n >= ingestHighWater {
+	// Only on the way up: the ingester drains until the queue is empty,
+	// so it needs a word only when the queue starts to fill and when it
+	// grows long.
+	switch {
+	case was < ingestHighWater && n >= ingestHighWater:
 		s.signal(s.urgent)
-	} else {
+	case was == 0:
 		s.signal(s.note)
 	}
 }
