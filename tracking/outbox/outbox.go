@@ -10,6 +10,10 @@
 //   - Attempt first: an attempt (start, number, next retry time, the
 //     message's crash count) is committed before connecting, so after a
 //     crash nothing is retried hot: the committed retry time is the cool-off.
+//     On a session that goes on, the commit of a result also claims the
+//     next copies (up to claimAhead), each attempt committed before any
+//     byte of its copy is sent; copies claimed ahead and not sent when the
+//     worker stops, or canceled meanwhile, are given back ("skipped").
 //   - Per-recipient progress: only recipients not yet final are retried; an
 //     attempt carries only the due, unfinished recipients of one copy.
 //   - Duplicates only in the known window: an attempt records body_sent
