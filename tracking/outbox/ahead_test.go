@@ -132,3 +132,46 @@ func TestClaimedAheadCanceledBeforeItsTurn(t *testing.T) {
 	}
 	t.Logf("canceled copy: %s", kinds(e.events(ids[3], "bob@example.test")))
 }
+
+// A session that breaks (421 at the third MAIL of each connection) while
+// copies claimed for it wait their turn: those copies go out on a new
+// session; everything is delivered once and no attempt stays open.
+func TestClaimedAheadSurvivesABrokenSession(t *testing.T) {
+	e := newEnv(t, nil, fastPolicy())
+	e.ob.Policy.MaxConnections = 1
+	srv := smtptest.Start(t, smtptest.Config{DSN: true, Faults: []smtptest.Fault{{Command: "MAIL", Nth: 3, Code: 421}}})
+	var ids, envids []string
+	for i := 0; i < 3*claimAhead; i++ {
+		m := message("bob@example.test")
+		envids = append(envids, m.Copies[0].EnvID)
+		ids = append(ids, e.enqueue(m))
+	}
+	// A copy deferred by the fault is due again 10 ms later; RunOnce
+	// stops when nothing is due, so run until nothing is left.
+	for round := 0; round < 20; round++ {
+		e.runOnce(e.runner(newPeerDialer(srv)))
+		var left int
+		e.db.R.QueryRow(`SELECT count(*) FROM recipients WHERE status NOT IN ('accepted','rejected','canceled','expired')`).Scan(&left)
+		if left == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := delivered(srv)
+	for i, id := range ids {
+		if n := got[envids[i]+" bob@example.test"]; n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+		if s := e.statuses(id)["bob@example.test"]; s != tracking.Accepted {
+			t.Errorf("%s: %s (%s)", id, s, kinds(e.events(id, "bob@example.test")))
+		}
+	}
+	var open int
+	e.db.R.QueryRow(`SELECT count(*) FROM outbox_attempts WHERE ended_at=0`).Scan(&open)
+	if open != 0 {
+		t.Errorf("%d attempts left open", open)
+	}
+	if c := srv.Conns(); c < claimAhead {
+		t.Errorf("%d connections; the fault should have broken one every two messages", c)
+	}
+}
