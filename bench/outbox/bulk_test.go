@@ -128,8 +128,9 @@ func (nopSession) Close() error   { return nil }
 
 // clientOnly sends the same copies through the benchmark's go-smtp client
 // (plainSession, sessions connections) without the outbox or a database:
-// the ceiling of the outbox with this client. The client resets (RSET)
-// between transactions like mail/submit does; smtp-source does not.
+// the ceiling of the outbox with this client. Like mail/submit, the
+// client sends MAIL right after the reply to "." (RSET only after a
+// transaction left open), but one command at a time (no PIPELINING).
 func clientOnly(b *testing.B, addr string, m ob.Message) (wall, cpu time.Duration) {
 	start, cpu0 := time.Now(), cpuTime()
 	errs := make(chan error, sessions)

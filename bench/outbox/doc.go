@@ -14,8 +14,8 @@
 // prints both rates, the outbox's send-only rate, its rate with a no-op
 // session (the database work alone, the limit), the rate of the
 // benchmark's go-smtp client sending the same copies without the outbox
-// (the ceiling: it resets the session between messages like mail/submit,
-// which smtp-source does not), the ratio (target >= 0.5), the CPU time
+// (the ceiling: like mail/submit it waits for each reply, no PIPELINING),
+// the ratio (target >= 0.5), the CPU time
 // this process spent per copy (outbox send, database alone, client alone:
 // steadier than the rates when other work shares the cores) and the load
 // average.

@@ -39,8 +39,12 @@ func (d plainDialer) Dial(ctx context.Context, _ string) (mail.Session, error) {
 // plainSession is a minimal mail.Session over go-smtp's client: enough
 // classification for a sink that accepts everything.
 type plainSession struct {
-	c    *smtp.Client
-	used bool
+	c *smtp.Client
+	// inTxn: MAIL was accepted and no reply to "." ended the transaction,
+	// so the next one starts with RSET (as mail/submit does: after a final
+	// reply the server is ready for MAIL, and go-smtp's Reset costs RSET
+	// and a new EHLO).
+	inTxn bool
 }
 
 func reply(cmd string, err error) mail.Reply {
@@ -78,15 +82,16 @@ func (s *plainSession) Send(ctx context.Context, env mail.Envelope, body io.Read
 		}
 		return res, &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
 	}
-	if s.used {
+	if s.inTxn {
 		if err := s.c.Reset(); err != nil {
 			return broken("RSET", err)
 		}
 	}
-	s.used = true
+	s.inTxn = false
 	if err := s.c.Mail(env.From, nil); err != nil {
 		return broken("MAIL", err)
 	}
+	s.inTxn = true
 	var ok []int
 	for i, a := range env.Recipients {
 		if err := s.c.Rcpt(a, nil); err != nil {
@@ -111,6 +116,7 @@ func (s *plainSession) Send(ctx context.Context, env mail.Envelope, body io.Read
 	resp, err := w.CloseWithResponse()
 	if err != nil {
 		r := reply(".", err)
+		s.inTxn = r.Code == 0 // a final reply ends the transaction
 		if r.Code == 0 {
 			for _, i := range ok {
 				res.Rcpts[i].Outcome, res.Rcpts[i].Reply = mail.Uncertain, r
@@ -123,6 +129,7 @@ func (s *plainSession) Send(ctx context.Context, env mail.Envelope, body io.Read
 		}
 		return res, nil
 	}
+	s.inTxn = false
 	final := mail.Reply{Command: ".", Code: 250, Text: resp.StatusText}
 	res.Final = &final
 	for _, i := range ok {
