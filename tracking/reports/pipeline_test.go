@@ -198,3 +198,44 @@ func TestAnswersOurs(t *testing.T) {
 		t.Fatalf("answersOurs = %v, want %v", got, want)
 	}
 }
+
+// otherValidity is a connection that sees another UIDVALIDITY (the
+// mailbox was recreated between two logins).
+type otherValidity struct {
+	Source
+	closed, used *atomic.Bool
+}
+
+func (o otherValidity) CandidatesIn(ctx context.Context, mailbox string, from, to uint32) ([]Candidate, error) {
+	o.used.Store(true)
+	return o.Source.CandidatesIn(ctx, mailbox, from, to)
+}
+
+func (o otherValidity) Select(ctx context.Context, mailbox string) (uint32, uint32, error) {
+	v, next, err := o.Source.Select(ctx, mailbox)
+	return v + 1, next, err
+}
+
+func (o otherValidity) Close() error {
+	o.closed.Store(true)
+	return o.Source.Close()
+}
+
+func TestSyncExtraConnectionWithOtherUIDValidityIsNotUsed(t *testing.T) {
+	se, rids, reports := pipelineEnv(t, 12)
+	se.s.sliceUIDs, se.s.Connections = 5, 2
+	dial := se.s.Dial
+	var closed, used atomic.Bool
+	se.s.Dial = func(ctx context.Context, account string) (Source, error) {
+		src, err := dial(ctx, account)
+		if err != nil || se.dials.Load() == 1 {
+			return src, err
+		}
+		return otherValidity{src, &closed, &used}, nil
+	}
+	st := se.syncOnce()
+	if st.Matched != 12 || st.Reconnects != 0 || se.dials.Load() != 2 || !closed.Load() || used.Load() {
+		t.Fatalf("sync: %+v after %d dials (extra closed: %v, used: %v)", st, se.dials.Load(), closed.Load(), used.Load())
+	}
+	checkAll(t, se, rids, reports)
+}
