@@ -81,9 +81,10 @@ type Store struct {
 	// With SyncEvery: Record writes the log itself (under mu) and the
 	// syncer fdatasyncs it every syncEvery.
 	syncEvery              time.Duration
-	wbuf                   []byte     // Record's encoding space (under mu)
-	dirty                  bool       // written since the last sync (under mu)
-	retired                []*os.File // segments left behind, to sync and close (under mu)
+	wbuf                   []byte       // Record's encoding space (under mu)
+	dirty                  bool         // written since the last sync (under mu)
+	mapped                 []byte       // the current segment, mapped (under mu; nil: use pwrite)
+	retired                []retiredSeg // segments left behind, to sync and close (under mu)
 	stopSyncer, syncerDone chan struct{}
 
 	// Record and the log writer.
@@ -388,19 +389,25 @@ func (s *Store) syncLoop() {
 		s.mu.Lock()
 		f, dirty, retired := s.f, s.dirty, s.retired
 		s.dirty, s.retired = false, nil
-		if stop {
-			s.f = nil // closed below, after its last sync
+		if stop && f != nil {
+			// Closed below, after its last sync.
+			retired = append(retired, retiredSeg{f, s.mapped})
+			s.f, s.mapped, f = nil, nil, nil
 		}
 		s.mu.Unlock()
 		// Only this goroutine closes files here, so f stays open
 		// while it is synced, even if Record moves to a new segment.
+		// (fdatasync also writes the pages dirtied through a mapping.)
 		for _, r := range retired {
-			if err := syncData(r); err != nil {
+			if err := syncData(r.f); err != nil {
 				s.syncErr(err)
 			}
-			r.Close()
+			if r.m != nil {
+				unmapSegment(r.m)
+			}
+			r.f.Close()
 		}
-		if f != nil && (dirty || stop) {
+		if f != nil && dirty {
 			if err := syncData(f); err != nil {
 				s.syncErr(err)
 			} else {
@@ -408,9 +415,6 @@ func (s *Store) syncLoop() {
 			}
 		}
 		if stop {
-			if f != nil {
-				f.Close()
-			}
 			return
 		}
 	}
@@ -488,6 +492,15 @@ func (s *Store) writeLog(buf []byte, first int64) error {
 		s.segs = append(s.segs, sp.seg)
 		s.segMu.Unlock()
 		s.f, s.off = sp.f, 0
+		if s.syncEvery > 0 {
+			// Without a mapping (it failed, or no mmap here) pwrite is used.
+			s.mapped, _ = mapSegment(s.f, segmentMax)
+		}
+	}
+	if s.mapped != nil && s.off+len(buf) <= len(s.mapped) {
+		copy(s.mapped[s.off:], buf)
+		s.off += len(buf)
+		return nil
 	}
 	_, err := s.f.WriteAt(buf, int64(s.off))
 	if err == nil && s.syncEvery == 0 {
@@ -505,11 +518,17 @@ func (s *Store) writeLog(buf []byte, first int64) error {
 // SyncEvery hands it to the syncer, which syncs and closes it.
 func (s *Store) closeSegment() {
 	if s.syncEvery > 0 {
-		s.retired = append(s.retired, s.f)
+		s.retired = append(s.retired, retiredSeg{s.f, s.mapped})
 	} else {
 		s.f.Close()
 	}
-	s.f = nil
+	s.f, s.mapped = nil, nil
+}
+
+// retiredSeg is a segment no longer written, waiting for its last sync.
+type retiredSeg struct {
+	f *os.File
+	m []byte // its mapping, or nil
 }
 
 // spare is a segment made ahead, or why it could not be made.
