@@ -289,7 +289,7 @@ func guarantee(mode string) string {
 	if mode == "always" {
 		return "a hit is answered after its record is written and fdatasync'ed (group commit): it survives a kill, a crash and a power loss"
 	}
-	return "a hit is answered after its record is written (write(2)), the log is fdatasync'ed every " + mode + ": it survives a kill or crash of the tracker; a power loss or kernel crash can lose the last " + mode
+	return "a hit is answered once its record is in the log file's pages in the kernel (shared mapping), the log is fdatasync'ed every " + mode + ": it survives a kill or crash of the tracker; a power loss or kernel crash can lose the last " + mode
 }
 
 func runsText(rs []wrkResult) string {

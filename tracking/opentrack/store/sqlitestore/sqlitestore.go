@@ -158,11 +158,13 @@ var _ store.Store = (*Store)(nil)
 // Options tune a Store; the zero value is the default.
 type Options struct {
 	// SyncEvery, when positive, trades power-loss safety for speed: Record
-	// returns as soon as its event is written to the hit log (a write(2)
-	// into the kernel: it survives the tracker's crash or SIGKILL, not a
-	// power loss or a kernel crash), and the log is fdatasync'ed every
-	// SyncEvery, so a power loss can take the events of the last
-	// SyncEvery. Zero (the default) syncs before Record returns.
+	// returns as soon as its event is in the hit log's pages in the
+	// kernel's page cache (copied through a shared mapping of the segment,
+	// or written with pwrite where there is no mmap: it survives the
+	// tracker's crash or SIGKILL, not a power loss or a kernel crash), and
+	// the log is fdatasync'ed every SyncEvery, so a power loss can take
+	// the events of the last SyncEvery. Zero (the default) syncs before
+	// Record returns.
 	SyncEvery time.Duration
 }
 
