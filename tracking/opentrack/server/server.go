@@ -167,13 +167,21 @@ func plainSegment(p string) bool {
 		return false
 	}
 	for i := 0; i < len(p); i++ {
-		b := p[i]
-		if !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.') {
+		if !segmentByte[p[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+// segmentByte is plainSegment's alphabet: the token's (URL-safe base64)
+// and the dot. A table: this runs on every byte of every pixel path.
+var segmentByte = func() (t [256]bool) {
+	for b := range 256 {
+		t[b] = b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_' || b == '.'
+	}
+	return t
+}()
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {

@@ -215,6 +215,12 @@ type scratch struct {
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
-func isURLAlphabet(b byte) bool {
-	return b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_'
-}
+func isURLAlphabet(b byte) bool { return urlAlphabet[b] }
+
+// urlAlphabet is a table: verify checks every byte of every token.
+var urlAlphabet = func() (t [256]bool) {
+	for b := range 256 {
+		t[b] = b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_'
+	}
+	return t
+}()

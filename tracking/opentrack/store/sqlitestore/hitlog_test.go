@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +313,29 @@ func testLogRotates(t *testing.T, opt Options) {
 	}
 	if f := logFiles(t, db); len(f) != 0 {
 		t.Fatalf("log left after Close: %v", f)
+	}
+}
+
+// TestSegmentsAreMapped: with SyncEvery, records go through the mapping on
+// Linux (a file opened write-only cannot be mapped; pwrite would be used
+// silently).
+func TestSegmentsAreMapped(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("mmap is used on Linux only")
+	}
+	ctx := context.Background()
+	s, err := OpenOptions(ctx, filepath.Join(t.TempDir(), "tracker.db"), Options{SyncEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Record(ctx, storetest.NewEvent(1, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	mapped := s.mapped != nil
+	s.mu.Unlock()
+	if !mapped {
+		t.Fatal("the segment in use is not mapped")
 	}
 }

@@ -572,7 +572,7 @@ func (s *Store) preallocLoop() {
 func (s *Store) makeSegment() (spare, error) {
 	num := s.segNum.Add(1)
 	path := segmentPath(s.prefix, num)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600) // RDWR: mmap needs to read too
 	if err != nil {
 		return spare{}, err
 	}
