@@ -174,7 +174,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer, onListen fun
 			return err
 		}
 		var ss *sqlitestore.Store
-		if ss, err = sqlitestore.OpenOptions(openCtx, f.db, opt); err == nil {
+		if ss, err = sqlitestore.OpenOptions(openCtx, f.db, opt); err == nil && !ss.OwnsLog() {
+			ss.Close()
+			err = fmt.Errorf("%s: another mailroom-tracker (or recover) is using this database", f.db)
+		}
+		if err == nil {
 			st = ss
 			if r := ss.Recovered(); r.Replayed > 0 || r.Torn > 0 {
 				log.Warn("replayed the hit log of a tracker that did not stop cleanly", "events", r.Replayed, "segments", r.Segments, "torn_records_dropped", r.Torn)
@@ -460,6 +464,10 @@ func runRecover(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	st, err := sqlitestore.Open(ctx, *db)
 	if err != nil {
 		return err
+	}
+	if !st.OwnsLog() {
+		st.Close()
+		return fmt.Errorf("%s: a running mailroom-tracker is using this database; stop it first (a start replays the log too)", *db)
 	}
 	r := st.Recovered()
 	n, err := st.Count(ctx)

@@ -402,6 +402,10 @@ func testSIGKILL(t *testing.T, bin, fsync string) {
 	}
 
 	cmd, base, lines = startTracker(t, bin, db, keyFile, apiFile)
+	// A second tracker, or recover, on the database in use is refused.
+	if out, err := exec.Command(bin, "recover", "--db", db).CombinedOutput(); err == nil {
+		t.Errorf("recover on a running tracker's database succeeded: %s", out)
+	}
 	defer func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		for range lines {

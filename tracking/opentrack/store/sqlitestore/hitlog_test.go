@@ -339,3 +339,52 @@ func TestSegmentsAreMapped(t *testing.T) {
 		t.Fatal("the segment in use is not mapped")
 	}
 }
+
+// TestOneProcessPerLog: a second store on the same database (another
+// process: the app's command line beside its window, recover beside a
+// running tracker) does not touch the hit log the first one writes: it
+// reads events from SQLite and refuses to record, until the first one is
+// gone; then its first Record takes the log over.
+func TestOneProcessPerLog(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "tracker.db")
+	s, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Record(ctx, storetest.NewEvent(1, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Count(ctx); err != nil { // in SQLite now
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if !s.OwnsLog() || r.OwnsLog() {
+		t.Fatalf("owners: first %v, second %v", s.OwnsLog(), r.OwnsLog())
+	}
+	if evs, err := r.Events(ctx, 0, 10); err != nil || len(evs) != 1 {
+		t.Fatalf("reader sees %d events, %v", len(evs), err)
+	}
+	if _, err := r.Record(ctx, storetest.NewEvent(2, time.Now())); err == nil {
+		t.Fatal("a reader recorded into a hit log another store owns")
+	}
+	if _, err := s.Record(ctx, storetest.NewEvent(3, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	e, err := r.Record(ctx, storetest.NewEvent(4, time.Now()))
+	if err != nil || !r.OwnsLog() {
+		t.Fatalf("no take-over after the owner closed: %v", err)
+	}
+	evs, err := r.Events(ctx, 0, 10)
+	if err != nil || len(evs) != 3 || evs[2].ID != e.ID || e.ID <= evs[1].ID {
+		t.Fatalf("after take-over: %v, %v (new ID %d)", evs, err, e.ID)
+	}
+}

@@ -74,9 +74,15 @@ const (
 
 // Store implements store.Store on SQLite.
 type Store struct {
-	db     *sqlitedb.DB
-	owned  bool
-	prefix string // log segment paths: prefix + 20-digit file number
+	db    *sqlitedb.DB
+	owned bool
+	// lock is held while the store owns the hit log: one process at a
+	// time. A store opened while another process owns it is a reader: it
+	// reads events from SQLite and takes the log over at its first Record
+	// once the other process is gone (nil until then; under mu).
+	lock          *os.File
+	preallocating bool   // the preallocator was started (under mu)
+	prefix        string // log segment paths: prefix + 20-digit file number
 
 	// With SyncEvery: Record writes the log itself (under mu) and the
 	// syncer fdatasyncs it every syncEvery.
@@ -155,6 +161,10 @@ type logBatch struct {
 
 var _ store.Store = (*Store)(nil)
 
+var errLogInUse = errors.New("another process (a tracker, or recover) owns this database's hit log")
+
+const lockSuffix = "-hitlog.lock"
+
 // Options tune a Store; the zero value is the default.
 type Options struct {
 	// SyncEvery, when positive, trades power-loss safety for speed: Record
@@ -199,10 +209,21 @@ func newStore(ctx context.Context, db *sqlitedb.DB, owned bool, opt Options) (*S
 	if db.Path == "" || strings.HasPrefix(db.Path, ":memory:") || strings.HasPrefix(db.Path, "file:") {
 		return nil, errors.New("sqlitestore: the database needs a plain file path (the hit log lives beside it)")
 	}
+	lock, err := lockLog(db.Path + lockSuffix)
+	switch {
+	case errors.Is(err, errLogInUse):
+		lock = nil // a reader until it can take the log over (see Record)
+	case err != nil:
+		return nil, fmt.Errorf("sqlitestore: lock the hit log: %w", err)
+	}
 	if err := db.Migrate(ctx, "opentrack", migrations, "migrations"); err != nil {
+		if lock != nil {
+			lock.Close()
+		}
 		return nil, err
 	}
 	s := &Store{
+		lock:       lock,
 		db:         db,
 		owned:      owned,
 		syncEvery:  max(opt.SyncEvery, 0),
@@ -222,11 +243,15 @@ func newStore(ctx context.Context, db *sqlitedb.DB, owned bool, opt Options) (*S
 		preallocDone: make(chan struct{}),
 	}
 	s.roomCond = sync.NewCond(&s.imu)
-	if err := s.replay(ctx); err != nil {
-		s.closeStatements()
-		return nil, err
+	if lock != nil {
+		if err := s.replay(ctx); err != nil {
+			s.closeStatements()
+			lock.Close()
+			return nil, err
+		}
+		s.preallocating = true
+		go s.preallocLoop()
 	}
-	go s.preallocLoop()
 	go s.writeLoop()
 	go s.ingestLoop()
 	if s.syncEvery > 0 {
@@ -310,7 +335,9 @@ func (s *Store) replay(ctx context.Context) error {
 		}
 	}
 	s.nextSeq = last + 1
+	s.imu.Lock()
 	s.durable, s.ingested = last, last
+	s.imu.Unlock()
 	return nil
 }
 
@@ -330,6 +357,12 @@ func (s *Store) Record(ctx context.Context, e store.Event) (store.Event, error) 
 	if s.closed {
 		s.mu.Unlock()
 		return e, store.ErrClosed
+	}
+	if s.lock == nil {
+		if err := s.takeOver(ctx); err != nil {
+			s.mu.Unlock()
+			return e, err
+		}
 	}
 	if s.syncEvery > 0 {
 		return s.recordWritten(e)
@@ -355,6 +388,33 @@ func (s *Store) Record(ctx context.Context, e store.Event) (store.Event, error) 
 		return e, b.err
 	}
 	return e, nil
+}
+
+// takeOver makes a reader store the owner of the hit log, if the process
+// that owned it is gone: lock, replay what it left, start making segments.
+// Called with mu held. A reader has logged nothing, so the ingester and
+// the writer are idle meanwhile.
+func (s *Store) takeOver(ctx context.Context) error {
+	lock, err := lockLog(s.db.Path + lockSuffix)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: cannot record: %w", err)
+	}
+	if err := s.replay(ctx); err != nil {
+		lock.Close()
+		return err
+	}
+	s.lock = lock
+	s.preallocating = true
+	go s.preallocLoop()
+	return nil
+}
+
+// OwnsLog says whether this store owns the hit log (and so can record),
+// false while another process does.
+func (s *Store) OwnsLog() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lock != nil
 }
 
 // recordWritten is Record with SyncEvery: the event is written to the log
@@ -961,14 +1021,17 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.mu.Lock()
-		s.closed = true
+		s.closed = true // no takeOver after this
+		preallocating := s.preallocating
 		s.mu.Unlock()
 		s.signal(s.wake)
 		<-s.writerDone
 		close(s.stopSyncer)
 		<-s.syncerDone
 		close(s.stopPrealloc)
-		<-s.preallocDone
+		if preallocating {
+			<-s.preallocDone
+		}
 		select {
 		case sp := <-s.spares:
 			if sp.f != nil {
@@ -994,6 +1057,9 @@ func (s *Store) Close() error {
 		s.closeStatements()
 		if s.owned {
 			err = errors.Join(err, s.db.Close())
+		}
+		if s.lock != nil {
+			s.lock.Close()
 		}
 	})
 	return err
