@@ -9,6 +9,10 @@
 // at once (group commit: while one batch is synced the next one fills, so
 // batches grow with the load and an idle store writes a lone event at
 // once). An event is on disk, power loss included, before Record returns.
+// Options.SyncEvery trades that for speed: Record copies its record into
+// the segment itself (through a shared mapping: in the kernel's page cache,
+// so it survives the process, not a power loss) and returns; a syncer
+// fdatasyncs every SyncEvery.
 //
 // An ingester goroutine then moves logged events into SQLite in large
 // transactions (synchronous=FULL), a few times a second or as soon as
@@ -25,6 +29,10 @@
 // not yet in SQLite is ingested, a torn last record (the process died in
 // the middle of a write; that hit was never answered) is dropped, and the
 // log is deleted.
+//
+// One process owns a hit log at a time (a lock file). A store opened while
+// another process owns it reads events from SQLite and records nothing
+// until it can take the log over.
 package sqlitestore
 
 import (
@@ -118,7 +126,7 @@ type Store struct {
 	// Ingest state.
 	imu       sync.Mutex
 	queue     []store.Event // durable in the log, not yet in SQLite, in ID order
-	durable   int64         // highest ID durable in the log
+	durable   int64         // highest ID in the log (synced, or written with SyncEvery)
 	ingested  int64         // highest ID in SQLite (or skipped as already there)
 	ingestErr error         // the last ingest's error, nil after a success
 	progress  chan struct{} // closed and replaced whenever an ingest ends
