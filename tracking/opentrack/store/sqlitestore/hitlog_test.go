@@ -388,3 +388,64 @@ func TestOneProcessPerLog(t *testing.T) {
 		t.Fatalf("after take-over: %v, %v (new ID %d)", evs, err, e.ID)
 	}
 }
+
+// TestLogWriteFailure: when the hit log cannot be written (here: no new
+// segment can be made, as on a full disk), Record fails (the server counts
+// the hit as lost) and Ping reports it, so /healthz turns 503; once
+// writing works again, so do both.
+func TestLogWriteFailure(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "tracker.db")
+	// SyncEvery: Record writes the log itself, under mu, so the test can
+	// set the write offset under mu too.
+	s, err := OpenOptions(ctx, db, Options{SyncEvery: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Record(ctx, storetest.NewEvent(1, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	// Block the next segment names with directories, throw away the
+	// segments made ahead, and fill the one in use.
+	next := s.segNum.Load()
+	var blocked []string
+	for n := next + 1; n <= next+20; n++ {
+		p := segmentPath(db+segSuffix, n)
+		if os.Mkdir(p, 0o700) == nil {
+			blocked = append(blocked, p)
+		}
+	}
+	for deadline := time.After(300 * time.Millisecond); ; {
+		select {
+		case sp := <-s.spares:
+			if sp.f != nil {
+				sp.f.Close()
+			}
+			continue
+		case <-deadline:
+		}
+		break
+	}
+	s.mu.Lock()
+	s.off = segmentMax
+	s.mu.Unlock()
+	if _, err := s.Record(ctx, storetest.NewEvent(2, time.Now())); err == nil {
+		t.Fatal("Record succeeded without a segment to write")
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("Ping is fine while the hit log cannot be written")
+	}
+	for _, p := range blocked {
+		os.Remove(p)
+	}
+	if _, err := s.Record(ctx, storetest.NewEvent(3, time.Now())); err != nil {
+		t.Fatalf("Record after the log works again: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping after the log works again: %v", err)
+	}
+	if n, err := s.Count(ctx); err != nil || n != 2 {
+		t.Fatalf("count %d, %v; want 2 (the failed one is not recorded)", n, err)
+	}
+}

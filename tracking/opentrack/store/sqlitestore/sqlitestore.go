@@ -143,6 +143,8 @@ type Store struct {
 
 	// Counters for LogStats.
 	batches, logged, ingests atomic.Int64
+	// logErr is the last log write's error; nil after a success (Ping).
+	logErr atomic.Pointer[error]
 
 	// Ingester only: the writer connection the statements below were
 	// prepared on, the INSERT of n rows for each n, and argument space.
@@ -541,6 +543,16 @@ func (s *Store) writeLoop() {
 // it is (its tail may be torn; replay stops there) and the next batch
 // starts a new one.
 func (s *Store) writeLog(buf []byte, first int64) error {
+	err := s.writeLogOnce(buf, first)
+	if err != nil {
+		s.logErr.Store(&err)
+	} else if s.logErr.Load() != nil {
+		s.logErr.Store(nil)
+	}
+	return err
+}
+
+func (s *Store) writeLogOnce(buf []byte, first int64) error {
 	if s.f != nil && s.off > 0 && s.off+len(buf) > segmentMax {
 		s.closeSegment()
 	}
@@ -1004,14 +1016,18 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	}
 }
 
-// Ping implements store.Store: the database answers and the last ingest,
-// if any failed, has been retried with success.
+// Ping implements store.Store: the database answers, the last write to the
+// hit log succeeded, and the last ingest (or, with SyncEvery, sync), if one
+// failed, has been retried with success.
 func (s *Store) Ping(ctx context.Context) error {
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
 		return store.ErrClosed
+	}
+	if p := s.logErr.Load(); p != nil {
+		return fmt.Errorf("sqlitestore: %w", *p)
 	}
 	s.imu.Lock()
 	err := s.ingestErr
