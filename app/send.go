@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -162,16 +163,17 @@ func (a *App) Send(ctx context.Context, req SendRequest) (string, error) {
 			return "", err
 		}
 	}
+	if sent != nil {
+		// The Sent copy commits with the message: a crash cannot leave a
+		// queued message whose copy for the Sent folder is lost.
+		msg.Also = func(ctx context.Context, tx *sql.Tx, id string) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO sent_copies(message, body) VALUES(?,?)`, id, sent)
+			return err
+		}
+	}
 	id, err := a.Outbox.Enqueue(ctx, msg)
 	if err != nil {
 		return "", err
-	}
-	if sent != nil {
-		if _, err := a.DB.W.ExecContext(ctx, `INSERT INTO sent_copies(message, body) VALUES(?,?)`, id, sent); err != nil {
-			// The message is queued; only its Sent copy is missing. Say so
-			// in the log rather than fail a send that will happen.
-			a.Log.Warn("could not keep the Sent copy", "message", id, "err", err)
-		}
 	}
 	a.Outbox.Kick()
 	a.notify()

@@ -32,6 +32,10 @@ type Message struct {
 	TrackOpens  bool
 	TrackClicks bool
 	Copies      []Copy
+	// Also, when set, runs inside the enqueue transaction once the
+	// message's rows are written, for rows of other components that must
+	// exist exactly when the message does (the app's Sent copy).
+	Also func(ctx context.Context, tx *sql.Tx, id string) error
 }
 
 // Copy is one wire copy: the whole message for everyone, or one per
@@ -194,6 +198,9 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 				Source: tracking.SrcOutbox, Detail: detail}); err != nil {
 				return err
 			}
+		}
+		if m.Also != nil {
+			return m.Also(ctx, tx, m.ID)
 		}
 		return nil
 	})

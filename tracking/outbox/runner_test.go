@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -325,5 +326,39 @@ func TestEnqueueManyRecipients(t *testing.T) {
 	}
 	if got != n {
 		t.Fatalf("%d recipients stored, want %d", got, n)
+	}
+}
+
+// TestEnqueueAlsoCommitsWithTheMessage: what Message.Also writes commits
+// with the message, and its error queues nothing at all.
+func TestEnqueueAlsoCommitsWithTheMessage(t *testing.T) {
+	e := newEnv(t, newFakeClock(), nil)
+	if _, err := e.db.W.Exec(`CREATE TABLE side(message TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	side := func(ctx context.Context, tx *sql.Tx, id string) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO side(message) VALUES(?)`, id)
+		return err
+	}
+	m := message("bob@example.test")
+	m.Also = side
+	id := e.enqueue(m)
+
+	bad := message("carol@example.test")
+	bad.Also = func(ctx context.Context, tx *sql.Tx, id string) error {
+		if err := side(ctx, tx, id); err != nil {
+			return err
+		}
+		return errors.New("disk full")
+	}
+	if _, err := e.ob.Enqueue(e.ctx, bad); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("enqueue with a failing Also: %v", err)
+	}
+	var msgs, sides int
+	var got string
+	e.db.R.QueryRow(`SELECT count(*) FROM messages`).Scan(&msgs)
+	e.db.R.QueryRow(`SELECT count(*), max(message) FROM side`).Scan(&sides, &got)
+	if msgs != 1 || sides != 1 || got != id {
+		t.Errorf("messages %d, side rows %d (%q), want 1, 1 (%q)", msgs, sides, got, id)
 	}
 }
