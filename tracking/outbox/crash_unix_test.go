@@ -306,8 +306,13 @@ func TestKillAtNamedPoints(t *testing.T) {
 			env := peerEnv(t, srv, dbPath)
 			if kc.inChild {
 				f := filepath.Join(dir, "msg.json")
-				b, _ := json.Marshal(m)
-				os.WriteFile(f, b, 0o600)
+				b, err := json.Marshal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(f, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
 				env = append(env, envEnqueue+"="+f)
 			} else {
 				e.enqueue(m)

@@ -35,7 +35,7 @@ type Message struct {
 	// Also, when set, runs inside the enqueue transaction once the
 	// message's rows are written, for rows of other components that must
 	// exist exactly when the message does (the app's Sent copy).
-	Also func(ctx context.Context, tx *sql.Tx, id string) error
+	Also func(ctx context.Context, tx *sql.Tx, id string) error `json:"-"`
 }
 
 // Copy is one wire copy: the whole message for everyone, or one per
