@@ -122,7 +122,9 @@ func (a *App) trackerStore(ctx context.Context) (*sqlitestore.Store, error) {
 	if err := os.MkdirAll(a.trackerDir(), 0o700); err != nil {
 		return nil, err
 	}
-	st, err := sqlitestore.Open(ctx, filepath.Join(a.trackerDir(), "tracker.db"))
+	// A reader until serveBuiltinTracker owns it: a command run beside the
+	// window must not take the hit log the window's tracker writes.
+	st, err := sqlitestore.OpenOptions(ctx, filepath.Join(a.trackerDir(), "tracker.db"), sqlitestore.Options{Reader: true})
 	if err != nil {
 		return nil, err
 	}
@@ -183,6 +185,9 @@ func (a *App) serveBuiltinTracker(ctx context.Context) (func(), error) {
 	st, err := a.trackerStore(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if err := st.Own(ctx); err != nil {
+		return nil, fmt.Errorf("built-in tracker: another Mailroom process is serving it (close it, or run only one of the window and `mailroom run`): %w", err)
 	}
 	retention, _ := a.GetSetting(ctx, "tracking.retention")
 	keep, _ := ParseDuration(retention)

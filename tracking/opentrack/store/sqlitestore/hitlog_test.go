@@ -389,6 +389,45 @@ func TestOneProcessPerLog(t *testing.T) {
 	}
 }
 
+// TestReaderNeverTakesTheLog: a store opened with Reader, even first and
+// alone, leaves the hit log to the store opened after it; Own reports the
+// other owner, and takes the log (with what it holds) once it is gone.
+func TestReaderNeverTakesTheLog(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no flock")
+	}
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "tracker.db")
+	r, err := OpenOptions(ctx, db, Options{Reader: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OwnsLog() || !s.OwnsLog() {
+		t.Fatalf("owners: reader %v, server %v", r.OwnsLog(), s.OwnsLog())
+	}
+	if _, err := s.Record(ctx, storetest.NewEvent(1, time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Own(ctx); err == nil {
+		t.Fatal("the reader took a hit log another store owns")
+	}
+	s.Close()
+	if err := r.Own(ctx); err != nil || !r.OwnsLog() {
+		t.Fatalf("Own after the owner closed: %v", err)
+	}
+	if err := r.Own(ctx); err != nil {
+		t.Fatalf("Own again: %v", err)
+	}
+	if evs, err := r.Events(ctx, 0, 10); err != nil || len(evs) != 1 {
+		t.Fatalf("after Own: %d events, %v", len(evs), err)
+	}
+}
+
 // TestLogWriteFailure: when the hit log cannot be written (here: no new
 // segment can be made, as on a full disk), Record fails (the server counts
 // the hit as lost) and Ping reports it, so /healthz turns 503; once

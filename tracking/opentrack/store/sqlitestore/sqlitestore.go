@@ -186,6 +186,11 @@ type Options struct {
 	// the events of the last SyncEvery. Zero (the default) syncs before
 	// Record returns.
 	SyncEvery time.Duration
+	// Reader opens the store without taking the hit log: it reads events
+	// from SQLite and takes the log only through Own or a first Record.
+	// A process that only reads (the app's command line) then never
+	// stands in the way of the one that serves hits.
+	Reader bool
 }
 
 // Open opens (creating and migrating) the database file at path, replaying
@@ -219,7 +224,11 @@ func newStore(ctx context.Context, db *sqlitedb.DB, owned bool, opt Options) (*S
 	if db.Path == "" || strings.HasPrefix(db.Path, ":memory:") || strings.HasPrefix(db.Path, "file:") {
 		return nil, errors.New("sqlitestore: the database needs a plain file path (the hit log lives beside it)")
 	}
-	lock, err := lockLog(db.Path + lockSuffix)
+	var lock *os.File
+	var err error
+	if !opt.Reader {
+		lock, err = lockLog(db.Path + lockSuffix)
+	}
 	switch {
 	case errors.Is(err, errLogInUse):
 		lock = nil // a reader until it can take the log over (see Record)
@@ -417,6 +426,21 @@ func (s *Store) takeOver(ctx context.Context) error {
 	s.preallocating = true
 	go s.preallocLoop()
 	return nil
+}
+
+// Own takes the hit log now, as a reader's first Record would (locking it
+// and replaying what an earlier owner left); an error says another process
+// owns it. It does nothing for a store that owns the log already.
+func (s *Store) Own(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return store.ErrClosed
+	}
+	if s.lock != nil {
+		return nil
+	}
+	return s.takeOver(ctx)
 }
 
 // OwnsLog says whether this store owns the hit log (and so can record),
