@@ -28,7 +28,7 @@ const appID = "app.mailroom.desktop"
 // shows the main window until it is closed.
 func runGUI(ctx context.Context, dataFlag string) error {
 	if os.Getenv("GOGC") == "" {
-		// Start-up allocates ~40 MB, most of it garbage from parsing fonts,
+		// Start-up allocates ~30 MB, most of it garbage from parsing fonts,
 		// while the live heap grows from nothing to ~11 MB: with GOGC=100
 		// the collector ran about five times before the first frame.
 		// tuneMemoryLimit sets the steady GOGC with the limit.
