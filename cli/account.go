@@ -49,68 +49,138 @@ func parseTrackFlag(kind, v string) (app.TrackDefault, error) {
 	return d, nil
 }
 
+// accountFlags are the settings account add and account edit share.
+type accountFlags struct {
+	fs                                                                           *flag.FlagSet
+	email, display, smtp, smtpSec, imap, imapSec, user, pwcmd, ca, opens, clicks *string
+	stdin, savesSent                                                             *bool
+}
+
+// newAccountFlags defines them. For edit every default is empty: only the
+// flags given change anything.
+func newAccountFlags(env *Env, cmd string, edit bool) *accountFlags {
+	fs := newFlags(env, cmd)
+	def := func(forAdd string) string {
+		if edit {
+			return ""
+		}
+		return forAdd
+	}
+	return &accountFlags{fs: fs,
+		email:     fs.String("email", "", "the address mail is sent from"),
+		display:   fs.String("name", "", "display name shown to recipients"),
+		smtp:      fs.String("smtp", "", "submission server HOST:PORT (465 for tls, 587 for starttls)"),
+		smtpSec:   fs.String("smtp-security", "", "tls (implicit, port 465) or starttls (required, port 587)"),
+		imap:      fs.String("imap", "", "IMAP server HOST:PORT for reports (993 for tls; empty: read no reports)"),
+		imapSec:   fs.String("imap-security", def("tls"), "tls or starttls"),
+		user:      fs.String("username", "", "login name (often the email address)"),
+		stdin:     fs.Bool("password-stdin", false, "read the password from standard input and keep it in the OS keyring"),
+		pwcmd:     fs.String("password-command", "", "command printing the password (run at each use; nothing is stored but the command)"),
+		ca:        fs.String("ca-file", "", "PEM file of the CA to trust for this account's servers (empty: the system's)"),
+		savesSent: fs.Bool("provider-saves-sent", false, "the provider files sent mail itself (skip the IMAP copy)"),
+		opens:     trackFlag(fs, "opens", def(string(app.TrackGlobal))),
+		clicks:    trackFlag(fs, "clicks", def(string(app.TrackGlobal))),
+	}
+}
+
+// apply writes into a the settings whose flags given reports.
+func (f *accountFlags) apply(a *app.Account, given func(flag string) bool) error {
+	var err error
+	if given("email") {
+		a.Email = *f.email
+	}
+	if given("name") {
+		a.DisplayName = *f.display
+	}
+	if given("smtp") {
+		if a.SMTP.Host, a.SMTP.Port, err = mail.ParseHostPort(*f.smtp); err != nil {
+			return usagef("--smtp: %v", err)
+		}
+	}
+	if given("smtp-security") {
+		if a.SMTP.Security, err = mail.ParseSecurity(*f.smtpSec); err != nil {
+			return usagef("--smtp-security: %v", err)
+		}
+	}
+	if given("imap") {
+		a.IMAP.Host, a.IMAP.Port = "", 0
+		if *f.imap != "" {
+			if a.IMAP.Host, a.IMAP.Port, err = mail.ParseHostPort(*f.imap); err != nil {
+				return usagef("--imap: %v", err)
+			}
+		}
+	}
+	if given("imap-security") {
+		if a.IMAP.Security, err = mail.ParseSecurity(*f.imapSec); err != nil {
+			return usagef("--imap-security: %v", err)
+		}
+	}
+	if given("username") {
+		a.SMTP.Username = *f.user
+	}
+	if given("ca-file") {
+		a.CAFile = *f.ca
+	}
+	if given("provider-saves-sent") {
+		a.SavesSent = *f.savesSent
+	}
+	if given("track-opens") {
+		if a.TrackOpens, err = parseTrackFlag("opens", *f.opens); err != nil {
+			return err
+		}
+	}
+	if given("track-clicks") {
+		if a.TrackClicks, err = parseTrackFlag("clicks", *f.clicks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// password applies --password-stdin (returning the secret it read) or a
+// given --password-command to a.
+func (f *accountFlags) password(env *Env, a *app.Account, given func(flag string) bool) (string, error) {
+	if *f.stdin {
+		a.PasswordSource, a.PasswordCommand = "keyring", ""
+		b, err := io.ReadAll(io.LimitReader(env.Stdin, 64<<10))
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		secret := strings.TrimRight(string(b), "\r\n")
+		if secret == "" {
+			return "", usagef("--password-stdin: standard input was empty")
+		}
+		return secret, nil
+	}
+	if given("password-command") {
+		a.PasswordSource, a.PasswordCommand = "command", *f.pwcmd
+	}
+	return "", nil
+}
+
 func accountAdd(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "account add")
-	email := fs.String("email", "", "the address mail is sent from")
-	display := fs.String("name", "", "display name shown to recipients")
-	smtp := fs.String("smtp", "", "submission server HOST:PORT (465 for tls, 587 for starttls)")
-	smtpSec := fs.String("smtp-security", "", "tls (implicit, port 465) or starttls (required, port 587)")
-	imap := fs.String("imap", "", "IMAP server HOST:PORT for reports (993 for tls)")
-	imapSec := fs.String("imap-security", "tls", "tls or starttls")
-	user := fs.String("username", "", "login name (often the email address)")
-	stdin := fs.Bool("password-stdin", false, "read the password from standard input and keep it in the OS keyring")
-	pwcmd := fs.String("password-command", "", "command printing the password (run at each use; nothing is stored but the command)")
-	ca := fs.String("ca-file", "", "PEM file of the CA to trust for this account's servers (instead of the system's)")
-	savesSent := fs.Bool("provider-saves-sent", false, "the provider files sent mail itself (skip the IMAP copy)")
-	opens, clicks := trackFlag(fs, "opens", string(app.TrackGlobal)), trackFlag(fs, "clicks", string(app.TrackGlobal))
-	pos, err := parse(fs, args)
+	f := newAccountFlags(env, "account add", false)
+	pos, err := parse(f.fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usagef("account add needs exactly one NAME")
 	}
-	if *email == "" || *smtp == "" || *smtpSec == "" || *user == "" {
+	if *f.email == "" || *f.smtp == "" || *f.smtpSec == "" || *f.user == "" {
 		return usagef("account add needs --email, --smtp, --smtp-security and --username")
 	}
-	if *stdin == (*pwcmd != "") {
+	if *f.stdin == (*f.pwcmd != "") {
 		return usagef("give exactly one of --password-stdin or --password-command")
 	}
-	a := app.Account{Name: pos[0], DisplayName: *display, Email: *email, CAFile: *ca, SavesSent: *savesSent}
-	if a.TrackOpens, err = parseTrackFlag("opens", *opens); err != nil {
+	all := func(string) bool { return true }
+	a := app.Account{Name: pos[0]}
+	if err := f.apply(&a, all); err != nil {
 		return err
 	}
-	if a.TrackClicks, err = parseTrackFlag("clicks", *clicks); err != nil {
+	secret, err := f.password(env, &a, all)
+	if err != nil {
 		return err
-	}
-	if a.SMTP.Host, a.SMTP.Port, err = mail.ParseHostPort(*smtp); err != nil {
-		return usagef("--smtp: %v", err)
-	}
-	if a.SMTP.Security, err = mail.ParseSecurity(*smtpSec); err != nil {
-		return usagef("--smtp-security: %v", err)
-	}
-	if *imap != "" {
-		if a.IMAP.Host, a.IMAP.Port, err = mail.ParseHostPort(*imap); err != nil {
-			return usagef("--imap: %v", err)
-		}
-	}
-	if a.IMAP.Security, err = mail.ParseSecurity(*imapSec); err != nil {
-		return usagef("--imap-security: %v", err)
-	}
-	a.SMTP.Username = *user
-	var secret string
-	if *stdin {
-		a.PasswordSource = "keyring"
-		b, err := io.ReadAll(io.LimitReader(env.Stdin, 64<<10))
-		if err != nil {
-			return fmt.Errorf("read password: %w", err)
-		}
-		secret = strings.TrimRight(string(b), "\r\n")
-		if secret == "" {
-			return usagef("--password-stdin: standard input was empty")
-		}
-	} else {
-		a.PasswordSource, a.PasswordCommand = "command", *pwcmd
 	}
 	ap, err := env.open(ctx)
 	if err != nil {
@@ -209,20 +279,8 @@ func accountRemove(ctx context.Context, env *Env, args []string) error {
 
 // accountEdit changes the given settings of an account and keeps the rest.
 func accountEdit(ctx context.Context, env *Env, args []string) error {
-	fs := newFlags(env, "account edit")
-	email := fs.String("email", "", "the address mail is sent from")
-	display := fs.String("name", "", "display name shown to recipients")
-	smtp := fs.String("smtp", "", "submission server HOST:PORT")
-	smtpSec := fs.String("smtp-security", "", "tls or starttls")
-	imap := fs.String("imap", "", "IMAP server HOST:PORT for reports (empty: read no reports)")
-	imapSec := fs.String("imap-security", "", "tls or starttls")
-	user := fs.String("username", "", "login name")
-	stdin := fs.Bool("password-stdin", false, "read a new password from standard input and keep it in the OS keyring")
-	pwcmd := fs.String("password-command", "", "command printing the password (replaces the keyring entry)")
-	ca := fs.String("ca-file", "", "PEM file of the CA to trust (empty: the system's)")
-	savesSent := fs.Bool("provider-saves-sent", false, "the provider files sent mail itself (skip the IMAP copy)")
-	opens, clicks := trackFlag(fs, "opens", ""), trackFlag(fs, "clicks", "")
-	pos, err := parse(fs, args)
+	f := newAccountFlags(env, "account edit", true)
+	pos, err := parse(f.fs, args)
 	if err != nil {
 		return err
 	}
@@ -230,11 +288,11 @@ func accountEdit(ctx context.Context, env *Env, args []string) error {
 		return usagef("account edit needs exactly one NAME, then the settings to change")
 	}
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	if len(set) == 0 {
 		return usagef("account edit: nothing to change (see mailroom account edit --help)")
 	}
-	if *stdin && set["password-command"] {
+	if *f.stdin && set["password-command"] {
 		return usagef("give at most one of --password-stdin or --password-command")
 	}
 	ap, err := env.open(ctx)
@@ -250,66 +308,13 @@ func accountEdit(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("no account named %q", pos[0])
 	}
 	a := *old
-	if set["email"] {
-		a.Email = *email
+	given := func(name string) bool { return set[name] }
+	if err := f.apply(&a, given); err != nil {
+		return err
 	}
-	if set["name"] {
-		a.DisplayName = *display
-	}
-	if set["smtp"] {
-		if a.SMTP.Host, a.SMTP.Port, err = mail.ParseHostPort(*smtp); err != nil {
-			return usagef("--smtp: %v", err)
-		}
-	}
-	if set["smtp-security"] {
-		if a.SMTP.Security, err = mail.ParseSecurity(*smtpSec); err != nil {
-			return usagef("--smtp-security: %v", err)
-		}
-	}
-	if set["imap"] {
-		a.IMAP.Host, a.IMAP.Port = "", 0
-		if *imap != "" {
-			if a.IMAP.Host, a.IMAP.Port, err = mail.ParseHostPort(*imap); err != nil {
-				return usagef("--imap: %v", err)
-			}
-		}
-	}
-	if set["imap-security"] {
-		if a.IMAP.Security, err = mail.ParseSecurity(*imapSec); err != nil {
-			return usagef("--imap-security: %v", err)
-		}
-	}
-	if set["username"] {
-		a.SMTP.Username = *user
-	}
-	if set["ca-file"] {
-		a.CAFile = *ca
-	}
-	if set["provider-saves-sent"] {
-		a.SavesSent = *savesSent
-	}
-	if set["track-opens"] {
-		if a.TrackOpens, err = parseTrackFlag("opens", *opens); err != nil {
-			return err
-		}
-	}
-	if set["track-clicks"] {
-		if a.TrackClicks, err = parseTrackFlag("clicks", *clicks); err != nil {
-			return err
-		}
-	}
-	var secret string
-	if *stdin {
-		a.PasswordSource, a.PasswordCommand = "keyring", ""
-		b, err := io.ReadAll(io.LimitReader(env.Stdin, 64<<10))
-		if err != nil {
-			return fmt.Errorf("read password: %w", err)
-		}
-		if secret = strings.TrimRight(string(b), "\r\n"); secret == "" {
-			return usagef("--password-stdin: standard input was empty")
-		}
-	} else if set["password-command"] {
-		a.PasswordSource, a.PasswordCommand = "command", *pwcmd
+	secret, err := f.password(env, &a, given)
+	if err != nil {
+		return err
 	}
 	if err := ap.Accounts.Update(ctx, a, secret); err != nil {
 		return err
