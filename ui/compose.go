@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -220,18 +219,15 @@ func (c *composeScreen) view() fyne.CanvasObject { return c.root }
 
 func (c *composeScreen) activate() {
 	c.loadAccounts() // then applies the From account's tracking defaults
-	if c.e.svc.Accounts == nil {
-		c.applyTrackingDefaults()
-	}
 }
 
 // applyTrackingDefaults sets "Track opens" / "Track clicks" to the From
-// account's defaults (its own choice, else the settings
-// tracking.default_opens and default_clicks), and leaves unticked what no
-// tracker could track (tracking.mode off). A box the user set by hand in
-// this message, or that a reopened draft brought, keeps its value.
+// account's defaults (AccountService.TrackingDefaults). A box the user set
+// by hand in this message, or that a reopened draft brought, keeps its
+// value.
 func (c *composeScreen) applyTrackingDefaults() {
-	if c.e.svc.Settings == nil || (c.opensByHand && c.clicksByHand) {
+	account := c.accountName()
+	if c.e.svc.Accounts == nil || account == "" || (c.opensByHand && c.clicksByHand) {
 		return
 	}
 	c.trackSeq++
@@ -239,17 +235,11 @@ func (c *composeScreen) applyTrackingDefaults() {
 	c.e.run(func() func() {
 		ctx, cancel := c.e.callCtx()
 		defer cancel()
-		mode, err := c.e.svc.Settings.Get(ctx, "tracking.mode")
-		opens, err1 := c.e.svc.Settings.Get(ctx, "tracking.default_opens")
-		clicks, err2 := c.e.svc.Settings.Get(ctx, "tracking.default_clicks")
+		wantOpens, wantClicks, err := c.e.svc.Accounts.TrackingDefaults(ctx, account)
 		return func() {
-			if seq != c.trackSeq || err != nil || err1 != nil || err2 != nil {
-				return // superseded, or the settings are unreadable: change nothing
+			if seq != c.trackSeq || err != nil {
+				return // superseded, or unreadable: change nothing
 			}
-			acct := c.selectedAccount()
-			on := mode != "" && mode != "off"
-			wantOpens := on && trackDefault(acct.TrackOpens, opens)
-			wantClicks := on && trackDefault(acct.TrackClicks, clicks)
 			changed := false
 			was := c.loading
 			c.loading = true
@@ -268,19 +258,6 @@ func (c *composeScreen) applyTrackingDefaults() {
 			}
 		}
 	})
-}
-
-// trackDefault resolves an account's tracking default (TrackOn, TrackOff,
-// else the global setting's value).
-func trackDefault(account, global string) bool {
-	switch account {
-	case TrackOn:
-		return true
-	case TrackOff:
-		return false
-	}
-	b, _ := strconv.ParseBool(global)
-	return b
 }
 
 // loadAccounts fills the From picker, or shows "Add an account to start".

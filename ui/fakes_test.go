@@ -26,6 +26,7 @@ type fakeAccounts struct {
 	added    []AccountInput
 	report   ConnectionReport
 	auto     map[string]Account
+	settings *fakeSettings // for TrackingDefaults
 }
 
 func (f *fakeAccounts) List(context.Context) ([]Account, error) {
@@ -57,6 +58,34 @@ func (f *fakeAccounts) Update(_ context.Context, name string, in AccountInput) e
 		}
 	}
 	return errors.New("no such account")
+}
+
+// TrackingDefaults follows app.TrackingDefaults over the fake settings.
+func (f *fakeAccounts) TrackingDefaults(ctx context.Context, account string) (opens, clicks bool, err error) {
+	get := func(key string) string {
+		if f.settings == nil {
+			return ""
+		}
+		v, _ := f.settings.Get(ctx, key)
+		return v
+	}
+	if mode := get("tracking.mode"); mode == "" || mode == "off" {
+		return false, false, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.accounts {
+		if a.Name == account {
+			resolve := func(d, key string) bool {
+				if d == TrackOn || d == TrackOff {
+					return d == TrackOn
+				}
+				return get(key) == "true"
+			}
+			return resolve(a.TrackOpens, "tracking.default_opens"), resolve(a.TrackClicks, "tracking.default_clicks"), nil
+		}
+	}
+	return false, false, fmt.Errorf("no account named %q", account)
 }
 
 func (f *fakeAccounts) Remove(_ context.Context, name string) error {
@@ -479,15 +508,16 @@ type fakes struct {
 
 func newFakes() *fakes {
 	d := newFakeDrafts()
+	settings := &fakeSettings{}
 	return &fakes{
 		accounts: &fakeAccounts{accounts: []Account{{Name: "work", DisplayName: "Alice", Email: "alice@example.com",
 			SMTPHost: "smtp.example.com", SMTPPort: 465, SMTPSecurity: mail.ImplicitTLS, Username: "alice@example.com",
-			PasswordSource: PasswordKeyring}}},
+			PasswordSource: PasswordKeyring}}, settings: settings},
 		compose:  &fakeCompose{drafts: d, suppressed: map[string]string{}},
 		drafts:   d,
 		outbox:   &fakeOutbox{},
 		tracking: &fakeTracking{},
-		settings: &fakeSettings{},
+		settings: settings,
 	}
 }
 

@@ -51,6 +51,11 @@ type AccountService interface {
 	// Autoconfig guesses server settings from an e-mail address's domain
 	// (provider autoconfig, well-known names). Only server fields are set.
 	Autoconfig(ctx context.Context, email string) (Account, error)
+	// TrackingDefaults says whether a new message from account starts with
+	// "Track opens" and "Track clicks" ticked: the account's own choice,
+	// else the tracking.default_* settings; never while tracking.mode is
+	// off.
+	TrackingDefaults(ctx context.Context, account string) (opens, clicks bool, err error)
 }
 
 // Password sources of Account.PasswordSource.

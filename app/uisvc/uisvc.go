@@ -109,6 +109,10 @@ func (s *Accounts) Autoconfig(ctx context.Context, email string) (ui.Account, er
 	return toUIAccount(a), nil
 }
 
+func (s *Accounts) TrackingDefaults(ctx context.Context, account string) (opens, clicks bool, err error) {
+	return s.App.TrackingDefaults(ctx, account)
+}
+
 // Settings implements ui.SettingsService over app's settings registry.
 type Settings struct {
 	App *app.App
