@@ -2,8 +2,6 @@ package outbox
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/mail"
+	"mailroom/mail/submit"
 )
 
 // plainDialer connects to a plain-SMTP sink without TLS or AUTH.
@@ -31,7 +30,7 @@ func (d plainDialer) Dial(ctx context.Context, _ string) (mail.Session, error) {
 	c.SubmissionTimeout = 30 * time.Second
 	if err := c.Hello("bench.example.test"); err != nil {
 		c.Close()
-		return nil, &mail.Error{Outcome: mail.Deferred, Reply: reply("EHLO", err), Err: err}
+		return nil, &mail.Error{Outcome: mail.Deferred, Reply: submit.ReplyOf("EHLO", err), Err: err}
 	}
 	return &plainSession{c: c}, nil
 }
@@ -45,18 +44,6 @@ type plainSession struct {
 	// reply the server is ready for MAIL, and go-smtp's Reset costs RSET
 	// and a new EHLO).
 	inTxn bool
-}
-
-func reply(cmd string, err error) mail.Reply {
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		r := mail.Reply{Command: cmd, Code: se.Code, Text: se.Message}
-		if ec := se.EnhancedCode; ec != (smtp.EnhancedCode{}) && ec != smtp.NoEnhancedCode {
-			r.Enhanced = fmt.Sprintf("%d.%d.%d", ec[0], ec[1], ec[2])
-		}
-		return r
-	}
-	return mail.Reply{Command: cmd, Text: err.Error()}
 }
 
 func outcome(r mail.Reply) mail.Outcome {
@@ -74,7 +61,7 @@ func (s *plainSession) Send(ctx context.Context, env mail.Envelope, body io.Read
 		res.Rcpts[i] = mail.RcptResult{Address: a, Outcome: mail.NotAttempted}
 	}
 	broken := func(cmd string, err error) (mail.SubmitResult, error) {
-		r := reply(cmd, err)
+		r := submit.ReplyOf(cmd, err)
 		for i := range res.Rcpts {
 			if res.Rcpts[i].Outcome == mail.NotAttempted || res.Rcpts[i].Outcome == mail.Accepted {
 				res.Rcpts[i].Outcome, res.Rcpts[i].Reply = mail.Deferred, r
@@ -95,7 +82,7 @@ func (s *plainSession) Send(ctx context.Context, env mail.Envelope, body io.Read
 	var ok []int
 	for i, a := range env.Recipients {
 		if err := s.c.Rcpt(a, nil); err != nil {
-			r := reply("RCPT", err)
+			r := submit.ReplyOf("RCPT", err)
 			res.Rcpts[i].Outcome, res.Rcpts[i].Reply = outcome(r), r
 			continue
 		}
@@ -115,7 +102,7 @@ func (s *plainSession) Send(ctx context.Context, env mail.Envelope, body io.Read
 	res.BodySent = true
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		r := reply(".", err)
+		r := submit.ReplyOf(".", err)
 		s.inTxn = r.Code == 0 // a final reply ends the transaction
 		if r.Code == 0 {
 			for _, i := range ok {

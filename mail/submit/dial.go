@@ -124,7 +124,7 @@ func (s *session) auth(ctx context.Context) error {
 	case errors.Is(err, errNoTLS):
 		return fail(mail.Unreachable, "AUTH", err)
 	}
-	r := replyOf("AUTH", err)
+	r := ReplyOf("AUTH", err)
 	switch {
 	case r.Code == 0:
 		return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
@@ -217,7 +217,7 @@ func (s *session) plainCmd(cmd, line string, expect int) error {
 // talk to us (Unreachable, counted by the circuit breaker), a lost
 // connection after the greeting is Deferred.
 func classifySetup(cmd string, err error) error {
-	r := replyOf(cmd, err)
+	r := ReplyOf(cmd, err)
 	switch {
 	case r.Code == 0:
 		return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
@@ -249,8 +249,9 @@ func withCtx(ctx context.Context, err error) error {
 	return &mail.Error{Outcome: mail.Deferred, Err: fmt.Errorf("%w (%v)", ctx.Err(), err)}
 }
 
-// replyOf turns a go-smtp or textproto error into the evidence we keep.
-func replyOf(cmd string, err error) mail.Reply {
+// ReplyOf turns a go-smtp or textproto error into the evidence we keep:
+// the server's code, enhanced status and text, or the local error.
+func ReplyOf(cmd string, err error) mail.Reply {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		r := mail.Reply{Command: cmd, Code: se.Code, Text: se.Message}

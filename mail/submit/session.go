@@ -160,7 +160,7 @@ func (t *txn) run(body io.Reader) *mail.Error {
 
 	if s.inTxn {
 		if err := c.Reset(); err != nil {
-			r := replyOf("RSET", err)
+			r := ReplyOf("RSET", err)
 			// The recipients were never reached; the next session can try.
 			return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
 		}
@@ -172,7 +172,7 @@ func (t *txn) run(body io.Reader) *mail.Error {
 	// MAIL FROM. go-smtp drops RET/ENVID silently without DSN; plan knows.
 	t.res.DSNRequested = plan.dsn
 	if err := c.Mail(plan.from, plan.mailOpts); err != nil {
-		r := replyOf("MAIL", err)
+		r := ReplyOf("MAIL", err)
 		switch {
 		case reused && (r.Code == 0 || is421(r)):
 			// The connection died while idle between transactions (a
@@ -206,7 +206,7 @@ rcpts:
 			t.res.Rcpts[i].Reply = mail.Reply{Command: "RCPT", Code: 250}
 			continue
 		}
-		r := replyOf("RCPT", err)
+		r := ReplyOf("RCPT", err)
 		switch {
 		case r.Code == 0 || is421(r):
 			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.Deferred, r
@@ -234,7 +234,7 @@ func (t *txn) data(body io.Reader) *mail.Error {
 	s, c := t.s, t.s.c
 	w, err := c.Data()
 	if err != nil {
-		r := replyOf("DATA", err)
+		r := ReplyOf("DATA", err)
 		switch {
 		case r.Code == 0 || is421(r):
 			return t.lost(r, err)
@@ -274,7 +274,7 @@ func (t *txn) data(body io.Reader) *mail.Error {
 		s.inTxn = false
 		return nil
 	}
-	r := replyOf(".", err)
+	r := ReplyOf(".", err)
 	if r.Code != 0 {
 		t.res.Final, t.res.BodySent = &r, true
 		s.inTxn = false
