@@ -75,6 +75,22 @@ func files(t *testing.T) (keyFile, apiFile, apiKey string, keyBytes string) {
 	return keyFile, apiFile, strings.TrimSpace(api.String()), secret
 }
 
+// The default --fsync is the 100 ms timer: a SQLite tracker started
+// without the flag must not wait for fdatasync per hit, and a PostgreSQL
+// one must not be refused for a flag it was never given.
+func TestFsyncDefault(t *testing.T) {
+	f, err := parseServe([]string{"--db", "t.db", "--key-file", "k"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := parseFsync(f.fsync); err != nil || d != 100*time.Millisecond {
+		t.Errorf("default --fsync %q = %v, %v; want 100ms", f.fsync, d, err)
+	}
+	if _, err := parseServe([]string{"--postgres", "postgres://x", "--key-file", "k"}, io.Discard); err != nil {
+		t.Errorf("--postgres without --fsync: %v", err)
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	keyFile, _, _, _ := files(t)
 	db := filepath.Join(t.TempDir(), "t.db")
@@ -96,6 +112,7 @@ func TestUsageErrors(t *testing.T) {
 		"genkey bad id":    {[]string{"genkey", "--id", "has space"}, exitUsage},
 		"bad fsync":        {[]string{"--db", db, "--key-file", keyFile, "--fsync", "sometimes"}, exitUsage},
 		"fsync on pg":      {[]string{"--postgres", "postgres://x", "--key-file", keyFile, "--fsync", "10ms"}, exitUsage},
+		"always on pg":     {[]string{"--postgres", "postgres://x", "--key-file", keyFile, "--fsync", "always"}, exitUsage},
 		"recover no db":    {[]string{"recover"}, exitUsage},
 		"help":             {[]string{"--help"}, exitOK},
 	} {
