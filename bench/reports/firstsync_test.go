@@ -407,13 +407,13 @@ type timedSource struct {
 }
 
 func (t *timedSource) Candidates(ctx context.Context, mailbox string, since uint32) ([]trk.Candidate, error) {
-	return t.CandidatesIn(ctx, mailbox, since, 0)
+	return t.CandidatesIn(ctx, mailbox, since, 0, time.Time{})
 }
 
-func (t *timedSource) CandidatesIn(ctx context.Context, mailbox string, from, to uint32) ([]trk.Candidate, error) {
+func (t *timedSource) CandidatesIn(ctx context.Context, mailbox string, from, to uint32, notBefore time.Time) ([]trk.Candidate, error) {
 	t0 := time.Now()
 	defer func() { t.t.search.Add(int64(time.Since(t0))) }()
-	return t.Source.CandidatesIn(ctx, mailbox, from, to)
+	return t.Source.CandidatesIn(ctx, mailbox, from, to, notBefore)
 }
 
 func (t *timedSource) FetchMany(ctx context.Context, mailbox string, uids []uint32, max int64, fn func(uint32, []byte, error) error) error {

@@ -106,11 +106,30 @@ func TestDialTLSAndCandidates(t *testing.T) {
 		t.Fatalf("Candidates(since UIDNEXT) = %v, %v", again, err)
 	}
 	// A slice holds only its own UIDs.
-	if in, err := c.CandidatesIn(ctx, "INBOX", uDSN, uExim); err != nil || len(in) != 2 || in[0].UID != uDSN || in[1].UID != uExim {
+	if in, err := c.CandidatesIn(ctx, "INBOX", uDSN, uExim, time.Time{}); err != nil || len(in) != 2 || in[0].UID != uDSN || in[1].UID != uExim {
 		t.Fatalf("CandidatesIn(%d, %d) = %+v, %v", uDSN, uExim, in, err)
 	}
-	if in, err := c.CandidatesIn(ctx, "INBOX", uPlain, uPlain); err != nil || len(in) != 0 {
+	if in, err := c.CandidatesIn(ctx, "INBOX", uPlain, uPlain, time.Time{}); err != nil || len(in) != 0 {
 		t.Fatalf("CandidatesIn(plain) = %+v, %v", in, err)
+	}
+	// notBefore leaves out what the server received before that day, even
+	// a report: a bounce from 2019 is older than anything Mailroom sent.
+	uOld := srv.AddReceived(t, "INBOX", dsnMail, time.Date(2019, 3, 4, 23, 0, 0, 0, time.UTC))
+	uv, next, err = c.Select(ctx, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := c.CandidatesIn(ctx, "INBOX", 1, 0, time.Time{}); err != nil || len(in) != 5 || in[4].UID != uOld {
+		t.Fatalf("CandidatesIn(everything) = %+v, %v: want the old bounce too", in, err)
+	}
+	for _, since := range []time.Time{time.Date(2019, 3, 5, 0, 0, 0, 0, time.UTC), time.Now().Add(-time.Hour)} {
+		in, err := c.CandidatesIn(ctx, "INBOX", 1, 0, since)
+		if err != nil || len(in) != 4 || slices.ContainsFunc(in, func(c Candidate) bool { return c.UID == uOld }) {
+			t.Fatalf("CandidatesIn(since %v) = %+v, %v: want the four recent candidates only", since, in, err)
+		}
+	}
+	if in, err := c.CandidatesIn(ctx, "INBOX", 1, 0, time.Date(2019, 3, 4, 12, 0, 0, 0, time.UTC)); err != nil || len(in) != 5 {
+		t.Fatalf("CandidatesIn(since the old bounce's day) = %+v, %v: want it too", in, err)
 	}
 
 	body, err := c.Fetch(ctx, "INBOX", uDSN, 1<<20)

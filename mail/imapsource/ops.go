@@ -81,12 +81,12 @@ const candidateBatch = 500
 // sinceUID, then describes them per batch (see describe). No body is
 // transferred.
 func (c *conn) Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error) {
-	return c.CandidatesIn(ctx, mailbox, sinceUID, 0)
+	return c.CandidatesIn(ctx, mailbox, sinceUID, 0, time.Time{})
 }
 
 // CandidatesIn is Candidates for the UIDs from..to only (to 0: no upper
-// bound).
-func (c *conn) CandidatesIn(ctx context.Context, mailbox string, from, to uint32) (out []Candidate, err error) {
+// bound), and with notBefore, only for messages received since that day.
+func (c *conn) CandidatesIn(ctx context.Context, mailbox string, from, to uint32, notBefore time.Time) (out []Candidate, err error) {
 	_, end, err := c.begin(ctx, c.opt.CommandTimeout)
 	if err != nil {
 		return nil, err
@@ -99,7 +99,7 @@ func (c *conn) CandidatesIn(ctx context.Context, mailbox string, from, to uint32
 	if to != 0 && to < from {
 		return nil, nil
 	}
-	sd, err := c.client.UIDSearch(searchCriteria(from, to), nil).Wait()
+	sd, err := c.client.UIDSearch(searchCriteria(from, to, notBefore), nil).Wait()
 	if err != nil {
 		return nil, fmt.Errorf("imap: UID SEARCH: %w", err)
 	}

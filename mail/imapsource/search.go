@@ -26,11 +26,12 @@ var candidateHeaders = []string{"From", "Message-ID", "In-Reply-To", "References
 var bounceSubjects = []string{"Undeliver", "Returned mail", "Delivery Status Notification",
 	"Delivery Failure", "failure notice", "Mail delivery failed"}
 
-// searchCriteria builds "UID from:to (OR ...)" over every sign of a
-// report (to 0 is "*"). Each key is a substring match done by the server
-// (RFC 3501 section 6.4.4), so ordinary mail is told apart without
-// downloading it.
-func searchCriteria(from, to uint32) *imap.SearchCriteria {
+// searchCriteria builds "UID from:to [SINCE day] (OR ...)" over every
+// sign of a report (to 0 is "*"). Each key is a substring match done by
+// the server (RFC 3501 section 6.4.4), so ordinary mail is told apart
+// without downloading it. SINCE compares the internal date's day, which
+// servers check from their index before any header.
+func searchCriteria(from, to uint32, notBefore time.Time) *imap.SearchCriteria {
 	var set imap.UIDSet
 	set.AddRange(imap.UID(from), imap.UID(to)) // 0 is "*"
 	hdr := func(k, v string) imap.SearchCriteria {
@@ -49,7 +50,13 @@ func searchCriteria(from, to uint32) *imap.SearchCriteria {
 	for _, s := range bounceSubjects {
 		keys = append(keys, hdr("Subject", s))
 	}
-	return &imap.SearchCriteria{UID: []imap.UIDSet{set}, Or: orTree(keys)}
+	c := &imap.SearchCriteria{UID: []imap.UIDSet{set}, Or: orTree(keys)}
+	if !notBefore.IsZero() {
+		// go-imap writes only the date (RFC 3501 date: DD-Mon-YYYY).
+		y, m, d := notBefore.UTC().Date()
+		c.Since = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	}
+	return c
 }
 
 // orTree folds keys into IMAP's binary OR: OR a (OR b (OR c d)).

@@ -69,8 +69,11 @@ type Source interface {
 	Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error)
 	// CandidatesIn is Candidates for the UIDs from..to (inclusive; to 0
 	// means no upper bound), so that a large mailbox can be searched in
-	// slices, possibly on several connections at once.
-	CandidatesIn(ctx context.Context, mailbox string, from, to uint32) ([]Candidate, error)
+	// slices, possibly on several connections at once. A non-zero
+	// notBefore also leaves out messages the server received before that
+	// day (SEARCH SINCE, by internal date; the day as seen in UTC): the
+	// server skips them without reading their header.
+	CandidatesIn(ctx context.Context, mailbox string, from, to uint32, notBefore time.Time) ([]Candidate, error)
 	// Fetch returns the whole message (BODY.PEEK[], never setting \Seen).
 	// It transfers at most maxBytes+1 bytes; a longer message yields
 	// ErrTooLarge. A message that no longer exists yields ErrNotFound.

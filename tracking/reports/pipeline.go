@@ -68,6 +68,7 @@ type slice struct {
 type progress struct {
 	account, mailbox string
 	uidValidity      uint32
+	notBefore        time.Time // mail received before this day is not looked at (Reports.lookSince)
 
 	mu     sync.Mutex
 	slices []*slice // by UID
@@ -408,7 +409,7 @@ func (s *Syncer) extraConn(ctx context.Context, p *progress) (Source, error) {
 // fetches them, handing every body (and every skipped message) to out.
 func (s *Syncer) fetchSlice(ctx context.Context, src Source, p *progress, sl *slice,
 	count func(func(*SyncStats)), mem *budget, out func(item) error) error {
-	cands, err := src.CandidatesIn(ctx, p.mailbox, sl.lo, sl.hi)
+	cands, err := src.CandidatesIn(ctx, p.mailbox, sl.lo, sl.hi, p.notBefore)
 	if err != nil {
 		return err
 	}

@@ -206,9 +206,9 @@ type otherValidity struct {
 	closed, used *atomic.Bool
 }
 
-func (o otherValidity) CandidatesIn(ctx context.Context, mailbox string, from, to uint32) ([]Candidate, error) {
+func (o otherValidity) CandidatesIn(ctx context.Context, mailbox string, from, to uint32, notBefore time.Time) ([]Candidate, error) {
 	o.used.Store(true)
-	return o.Source.CandidatesIn(ctx, mailbox, from, to)
+	return o.Source.CandidatesIn(ctx, mailbox, from, to, notBefore)
 }
 
 func (o otherValidity) Select(ctx context.Context, mailbox string) (uint32, uint32, error) {

@@ -42,7 +42,7 @@ type Source interface {
 	Mailboxes(ctx context.Context) ([]MailboxInfo, error)
 	Select(ctx context.Context, mailbox string) (uidValidity, uidNext uint32, err error)
 	Candidates(ctx context.Context, mailbox string, sinceUID uint32) ([]Candidate, error)
-	CandidatesIn(ctx context.Context, mailbox string, from, to uint32) ([]Candidate, error)
+	CandidatesIn(ctx context.Context, mailbox string, from, to uint32, notBefore time.Time) ([]Candidate, error)
 	FetchMany(ctx context.Context, mailbox string, uids []uint32, maxBytes int64, fn func(uid uint32, body []byte, err error) error) error
 	Move(ctx context.Context, mailbox string, uid uint32, dest string) error
 	WaitForChange(ctx context.Context, mailbox string, maxIdle time.Duration) error
@@ -346,7 +346,11 @@ func (s *Syncer) syncMailbox(ctx context.Context, src Source, account, mailbox, 
 	if uidNext != 0 && lastUID+1 >= uidNext {
 		return st, nil // nothing new since last time
 	}
-	p := &progress{account: account, mailbox: mailbox, uidValidity: uidValidity, saved: lastUID,
+	notBefore, err := s.Reports.lookSince(ctx, time.Now())
+	if err != nil {
+		return st, err
+	}
+	p := &progress{account: account, mailbox: mailbox, uidValidity: uidValidity, saved: lastUID, notBefore: notBefore,
 		slices: s.slices(lastUID+1, uidNext), done: map[uint32]bool{}}
 	filed, err := s.download(ctx, src, p, &st, fileInto != "" && fileInto != mailbox)
 	if err != nil {
@@ -392,6 +396,31 @@ const (
 	// run of large reports cannot pile up in memory behind a slow disk.
 	inFlightBytes = 64 << 20
 )
+
+// lookBack is how far before Mailroom's first message a sync looks. IMAP's
+// SINCE compares whole days of the internal date, in a time zone the
+// server chooses, and a server's clock may be off; two days cover both.
+const lookBack = 48 * time.Hour
+
+// lookSince is the day from which mail can be about something Mailroom
+// sent: two days before its first message (of any account: a bounce or
+// reply may reach another account's mailbox), or two days before now when
+// it has sent nothing yet. Everything a report, receipt or reply can refer
+// to was created after it, so the server skips older mail unread; on a
+// mailbox with years of history the first sync then costs what the mail
+// since then costs, and old bounces of other programs' mail do not flood
+// the unmatched list.
+func (r *Reports) lookSince(ctx context.Context, now time.Time) (time.Time, error) {
+	var first sql.NullInt64
+	if err := r.Store.DB.R.QueryRowContext(ctx, `SELECT MIN(created_at) FROM messages`).Scan(&first); err != nil {
+		return time.Time{}, fmt.Errorf("reports: first message: %w", err)
+	}
+	from := now
+	if first.Valid && store.FromMillis(first.Int64).Before(now) {
+		from = store.FromMillis(first.Int64)
+	}
+	return from.Add(-lookBack), nil
+}
 
 // answersOurs tells which candidates reply to (In-Reply-To or References)
 // a message Mailroom sent, from the header fields SEARCH already fetched:

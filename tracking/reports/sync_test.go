@@ -212,6 +212,40 @@ func TestSyncDownloadsNoOrdinaryMail(t *testing.T) {
 	}
 }
 
+// Mail received before Mailroom's first message (less two days) cannot be
+// about anything it sent: the server leaves it out of the SEARCH, so the
+// first sync of a mailbox with years of history neither reads nor lists
+// the old bounces and replies there.
+func TestSyncLooksOnlySinceTheFirstMessage(t *testing.T) {
+	se := newSyncEnv(t)
+	first := time.Now().Add(-30 * 24 * time.Hour)
+	ids := se.send(sent{at: first, copies: []sentCopy{{envid: "env-new", rcpts: []string{"new@example.net"}}}})
+	old := first.Add(-5 * 24 * time.Hour)
+	for i := range 3 {
+		se.srv.AddReceived(t, "INBOX", bounceFor(fmt.Sprintf("env-old-%d", i), "old@example.net", 0), old)
+	}
+	se.srv.AddReceived(t, "INBOX", crlf("\nFrom: x@example.org\nTo: alice@example.test\nSubject: Re: lunch\nIn-Reply-To: <lunch@example.org>\n\nok\n"), old)
+	// A day before the first message is within the margin: kept.
+	margin := se.srv.AddReceived(t, "INBOX", bounceFor("env-margin", "margin@example.net", 0), first.Add(-24*time.Hour))
+	recent := se.srv.Add(t, "INBOX", bounceFor("env-new", "new@example.net", 0))
+
+	st := se.syncOnce()
+	if st.Candidates != 2 || st.Fetched != 2 || st.Matched != 1 || st.Unmatched != 1 {
+		t.Fatalf("sync: %+v, want the recent bounce matched and the one within the margin unmatched, nothing older", st)
+	}
+	if f := se.srv.BodyFetches("INBOX"); len(f) != 2 || f[recent] != 1 || f[margin] != 1 {
+		t.Fatalf("downloaded %v, want UIDs %d and %d only", f, recent, margin)
+	}
+	if s := se.status(ids["new@example.net"]); s != tracking.Bounced {
+		t.Fatalf("status %s, want bounced", s)
+	}
+	// The sync position still covers the skipped mail: the next sync has
+	// nothing to do.
+	if st := se.syncOnce(); st.Candidates != 0 || st.Fetched != 0 {
+		t.Fatalf("second sync: %+v", st)
+	}
+}
+
 func TestSyncJunkAndFiling(t *testing.T) {
 	se := newSyncEnv(t)
 	a := se.send(sent{at: time.Now().Add(-time.Hour), messageID: "<ours-2@mailroom.test>", copies: []sentCopy{{envid: "env-a", rcpts: []string{"a@example.net"}}}})

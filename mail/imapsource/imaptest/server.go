@@ -121,7 +121,14 @@ func (s *Server) Endpoint() mail.Endpoint {
 // returns its UID.
 func (s *Server) Add(t testing.TB, mailbox string, raw []byte) uint32 {
 	t.Helper()
-	data, err := s.user.Append(mailbox, literal{bytes.NewReader(raw)}, &imap.AppendOptions{Time: time.Now()})
+	return s.AddReceived(t, mailbox, raw, time.Now())
+}
+
+// AddReceived is Add with the message's internal date (when the server
+// received it) set to at: mail from before Mailroom existed.
+func (s *Server) AddReceived(t testing.TB, mailbox string, raw []byte, at time.Time) uint32 {
+	t.Helper()
+	data, err := s.user.Append(mailbox, literal{bytes.NewReader(raw)}, &imap.AppendOptions{Time: at})
 	if err != nil {
 		t.Fatal(err)
 	}
