@@ -322,9 +322,11 @@ func maxTime(a, b time.Time) time.Time {
 }
 
 // markBodySent records that the session has read the whole body: from
-// here on a crash may leave a delivered message behind (uncertain). It
-// is one statement, committed on its own (autocommit: the same commit as
-// a transaction around it, without the BEGIN and COMMIT statements).
+// here on a crash may leave a delivered message behind (uncertain). A
+// Runner holding the sender lock writes a hand-over mark instead (see
+// handOver); this commit serves an outbox without one (a database with no
+// file, tests). It is one statement, committed on its own (autocommit: the
+// same commit as a transaction around it, without BEGIN and COMMIT).
 func (o *Outbox) markBodySent(ctx context.Context, attempt int64) error {
 	_, err := o.stmts.m[qBodySent].ExecContext(ctx, attempt)
 	return err

@@ -16,10 +16,11 @@
 //     worker stops, or canceled meanwhile, are given back ("skipped").
 //   - Per-recipient progress: only recipients not yet final are retried; an
 //     attempt carries only the due, unfinished recipients of one copy.
-//   - Duplicates only in the known window: an attempt records body_sent
-//     once the session has read the whole body (just before "."); a crash
-//     after that point makes the recipient uncertain ("may have been sent
-//     twice"), before it plainly deferred.
+//   - Duplicates only in the known window: an attempt records that the
+//     session has read the whole body (just before "."; a hand-over mark,
+//     see handOver, or body_sent); a crash after that point makes the
+//     recipient uncertain ("may have been sent twice"), before it plainly
+//     deferred.
 //   - Events are the truth: every state change is a store.AddEvent; the
 //     recipients.status column is the cache store.Refresh keeps.
 //   - One sender per database: recovery treats every in-flight attempt it
@@ -90,6 +91,10 @@ type Outbox struct {
 
 	kick  chan struct{}
 	stmts stmts
+	// handover holds the hand-over marks while a Runner of this process
+	// holds the sender lock (set before its workers start, cleared after
+	// they stop); nil otherwise, and body_sent is committed instead.
+	handover *handOver
 
 	mu   sync.Mutex
 	last time.Time // monotonic guard for event times

@@ -81,9 +81,13 @@ func (o *Outbox) interruptTx(ctx context.Context, tx *sql.Tx, attempt int64, out
 	var message string
 	var copyID int64
 	var bodySent bool
-	if err := tx.QueryRowContext(ctx, `SELECT message, copy, body_sent FROM outbox_attempts WHERE id=?`, attempt).
-		Scan(&message, &copyID, &bodySent); err != nil {
+	var partsDone int32
+	if err := tx.QueryRowContext(ctx, `SELECT message, copy, body_sent, parts_done FROM outbox_attempts WHERE id=?`, attempt).
+		Scan(&message, &copyID, &bodySent, &partsDone); err != nil {
 		return "", err
+	}
+	if !bodySent && o.handover != nil {
+		bodySent = o.handover.handedOver(attempt, partsDone)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, attempts, first_attempt_at, offline_ms, next_attempt_at FROM recipients
 		WHERE copy=? AND status='sending' ORDER BY id`, copyID)

@@ -155,6 +155,12 @@ func (r *Runner) start(ctx context.Context) error {
 			return fmt.Errorf("outbox runner: %w", err)
 		}
 		r.lock = l
+		h, err := openHandOver(path + "-sending")
+		if err != nil {
+			r.unlock()
+			return err
+		}
+		r.Outbox.handover = h
 	}
 	p, err := r.loadPolicy(ctx)
 	if err == nil {
@@ -162,6 +168,10 @@ func (r *Runner) start(ctx context.Context) error {
 		if n, err = r.Outbox.Recover(ctx, p); n > 0 {
 			r.logf("outbox: recovered %d recipients left in flight by a previous run", n)
 		}
+	}
+	if err == nil && r.Outbox.handover != nil {
+		// The marks belonged to attempts Recover has just closed.
+		err = r.Outbox.handover.clear()
 	}
 	if err != nil {
 		r.unlock()
@@ -172,6 +182,10 @@ func (r *Runner) start(ctx context.Context) error {
 }
 
 func (r *Runner) unlock() {
+	if h := r.Outbox.handover; h != nil {
+		h.Close()
+		r.Outbox.handover = nil
+	}
 	if r.lock != nil {
 		r.lock.Close()
 		r.lock = nil

@@ -13,7 +13,7 @@ const (
 	qCrashIncFirst = `UPDATE messages SET crash_count=crash_count+1 WHERE id=?
 			AND NOT EXISTS(SELECT 1 FROM outbox_attempts WHERE message=? AND ended_at=0)`
 	qBodySent   = `UPDATE outbox_attempts SET body_sent=1 WHERE id=?`
-	qBodyReset  = `UPDATE outbox_attempts SET body_sent=0 WHERE id=?`
+	qBodyReset  = `UPDATE outbox_attempts SET body_sent=0, parts_done=parts_done+1 WHERE id=?`
 	qEndAttempt = `UPDATE outbox_attempts SET ended_at=?, outcome=?, server=?, dsn_requested=?, error=? WHERE id=?`
 	// ... and clear it when the last one ends normally.
 	qCrashClear = `UPDATE messages SET crash_count=0 WHERE id=?

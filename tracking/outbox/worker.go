@@ -19,6 +19,11 @@ import (
 // anything of the account is due; then close the session.
 func (r *Runner) worker(ctx context.Context, ln *lane) {
 	var sess mail.Session
+	slot := -1 // this session's hand-over slot, when marks go to the file
+	if h := r.Outbox.handover; h != nil {
+		slot = h.acquire()
+		defer h.release(slot)
+	}
 	defer func() {
 		closeSession(sess)
 		r.mu.Lock()
@@ -103,7 +108,7 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 				return
 			}
 		}
-		cont, more := r.process(ctx, ln, cid, &sess, p, pending, len(queue) == 0)
+		cont, more := r.process(ctx, ln, cid, &sess, p, pending, len(queue) == 0, slot)
 		queue = append(queue, more...)
 		r.done(ln, cid)
 		if !cont {
@@ -192,7 +197,7 @@ func closeSession(s mail.Session) {
 // anywhere in it is recovered here and counted against the message
 // (poison isolation). It returns false when the worker should stop, and
 // the copies the result's commit claimed next (only when claimNext).
-func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy, claimed *job, claimNext bool) (cont bool, next []*job) {
+func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy, claimed *job, claimNext bool, slot int) (cont bool, next []*job) {
 	j := claimed
 	defer func() {
 		v := recover()
@@ -258,7 +263,7 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 	if claimNext {
 		ahead = claimAhead
 	}
-	serr, next, paused, err := r.send(ctx, ln, *sessp, j, p, ahead)
+	serr, next, paused, err := r.send(ctx, ln, *sessp, j, p, ahead, slot)
 	if err != nil {
 		r.fail(err)
 		return false, next
@@ -315,7 +320,7 @@ func (r *Runner) nextOnSession(ctx context.Context, ln *lane, p Policy, n int) *
 // session error (the session is unusable), the next copy claimed by the
 // commit of the result (up to ahead of them; none when ahead is 0),
 // whether that claim found the account paused, and a database error.
-func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, p Policy, ahead int) (sessErr error, next []*job, paused bool, dbErr error) {
+func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, p Policy, ahead, slot int) (sessErr error, next []*job, paused bool, dbErr error) {
 	// The transaction must not be cut short by shutdown: cutting it
 	// after "." would turn a clean send into an uncertain one. The submit
 	// layer's own timeouts bound it.
@@ -351,13 +356,20 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 		_, serr := sess.Send(sctx, env, bytes.NewReader(j.body))
 		return serr, nil, false, nil
 	}
-	for len(part) > 0 {
+	h := r.Outbox.handover
+	for partNo := int32(0); len(part) > 0; partNo++ {
 		env := mail.Envelope{From: j.from, EnvID: j.envid, RequestDSN: p.RequestDSN}
 		for _, rc := range part {
 			env.Recipients = append(env.Recipients, rc.address)
 		}
 		body := &bodyReader{r: bytes.NewReader(j.body), onEOF: func() error {
-			if err := r.Outbox.markBodySent(sctx, j.attempt); err != nil {
+			var err error
+			if h != nil && slot >= 0 {
+				err = h.mark(slot, j.attempt, partNo)
+			} else {
+				err = r.Outbox.markBodySent(sctx, j.attempt)
+			}
+			if err != nil {
 				return err
 			}
 			r.callHook(hookInfo{Point: hookBodyRead, EnvID: j.envid})
@@ -386,6 +398,9 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 		rest, c, err := r.Outbox.recordAndClaim(sctx, j, part, res, serr, serr == nil, p, nx)
 		if err != nil {
 			return serr, nil, false, err
+		}
+		if h != nil {
+			h.recorded(j.attempt)
 		}
 		r.callHook(hookInfo{Point: hookRecorded, EnvID: j.envid})
 		if serr != nil || len(rest) == 0 {
@@ -559,6 +574,9 @@ func (o *Outbox) interrupt(ctx context.Context, j *job, outcome, why string, p P
 		return err
 	})
 	if err == nil {
+		if o.handover != nil {
+			o.handover.recorded(j.attempt)
+		}
 		o.changed(j.message)
 	}
 	return err
