@@ -29,13 +29,13 @@ func TestAccountAddWithPasswordCommandStoresNoSecret(t *testing.T) {
 	secretFile := filepath.Join(dir, "pw")
 	const secret = "s3cret-Pa55word-that-must-not-leak"
 	os.WriteFile(secretFile, []byte(secret+"\n"), 0o600)
-	code, out, errs := runCLI(t, dir, "", "account", "add", "work", "--email", "alice@example.test",
+	code, _, errs := runCLI(t, dir, "", "account", "add", "work", "--email", "alice@example.test",
 		"--smtp", "mail.example.test:465", "--smtp-security", "tls", "--imap", "mail.example.test:993",
 		"--imap-security", "tls", "--username", "alice", "--password-command", "cat "+secretFile)
 	if code != 0 {
 		t.Fatalf("add: exit %d: %s", code, errs)
 	}
-	code, out, errs = runCLI(t, dir, "", "account", "list")
+	code, out, errs := runCLI(t, dir, "", "account", "list")
 	if code != 0 || !strings.Contains(out, "work") || !strings.Contains(out, "alice@example.test") {
 		t.Fatalf("list: exit %d: %q %q", code, out, errs)
 	}

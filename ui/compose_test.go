@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -181,7 +182,7 @@ func TestComposeAttachmentReadsSize(t *testing.T) {
 func TestComposeDraftLoadChecksSuppression(t *testing.T) {
 	f := newFakes()
 	f.compose.suppressed["bob@example.net"] = "bounced"
-	id, _ := f.drafts.Save(nil, Draft{Input: ComposeInput{Account: "work", To: "dana@example.com, bob@example.net", Cc: "eve@"}})
+	id, _ := f.drafts.Save(context.Background(), Draft{Input: ComposeInput{Account: "work", To: "dana@example.com, bob@example.net", Cc: "eve@"}})
 	m := newTestWindow(t, f)
 	m.OpenDraft(id)
 	if !m.compose().suppressed.Visible() || !m.compose().ccErr.Visible() {
@@ -294,7 +295,7 @@ func TestComposeDraftKeepsTrackingAndLateAccountsApplyDefaults(t *testing.T) {
 	f := newFakes()
 	twoMoreAccounts(f)
 	f.settings.vals = map[string]string{"tracking.mode": "builtin", "tracking.default_opens": "true"}
-	id, _ := f.drafts.Save(nil, Draft{Input: ComposeInput{Account: "work", To: "bob@example.com", TrackClicks: true}})
+	id, _ := f.drafts.Save(context.Background(), Draft{Input: ComposeInput{Account: "work", To: "bob@example.com", TrackClicks: true}})
 	m := newTestWindow(t, f)
 	m.OpenDraft(id)
 	c := m.compose()

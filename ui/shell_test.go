@@ -2,10 +2,9 @@ package ui
 
 import (
 	"strings"
-
-	"fyne.io/fyne/v2"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 )
 

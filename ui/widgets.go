@@ -29,11 +29,6 @@ func (il *iconLabel) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(container.NewHBox(il.icon, il.label))
 }
 
-// section is a titled group of widgets.
-func section(title string, objs ...fyne.CanvasObject) fyne.CanvasObject {
-	return widget.NewCard(title, "", container.NewVBox(objs...))
-}
-
 // setText changes a label only when its text differs: SetText always
 // re-shapes the text, which dominates the cost of redrawing list rows.
 func setText(l *widget.Label, s string) {

@@ -115,8 +115,7 @@ func TestDialTLSAndCandidates(t *testing.T) {
 	// notBefore leaves out what the server received before that day, even
 	// a report: a bounce from 2019 is older than anything Mailroom sent.
 	uOld := srv.AddReceived(t, "INBOX", dsnMail, time.Date(2019, 3, 4, 23, 0, 0, 0, time.UTC))
-	uv, next, err = c.Select(ctx, "INBOX")
-	if err != nil {
+	if _, _, err := c.Select(ctx, "INBOX"); err != nil {
 		t.Fatal(err)
 	}
 	if in, err := c.CandidatesIn(ctx, "INBOX", 1, 0, time.Time{}); err != nil || len(in) != 5 || in[4].UID != uOld {
