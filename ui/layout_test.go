@@ -171,3 +171,35 @@ func TestOutboxIsVirtualized(t *testing.T) {
 		t.Errorf("selection moved to %q", m.outbox().selected)
 	}
 }
+
+// Outbox rows start their subjects at one x, whatever their badges say
+// ("queued", "2 deferred", "7 uncertain"): a ragged column of titles is
+// hard to scan.
+func TestOutboxRowsAlignTheirSubjects(t *testing.T) {
+	f := newFakes()
+	for i, c := range []struct {
+		st tracking.Status
+		n  int
+	}{{tracking.Queued, 1}, {tracking.Deferred, 2}, {tracking.Uncertain, 7}, {tracking.Sending, 1}} {
+		msg := OutboxMessage{ID: "o" + itoa(i), Account: "work", Subject: "Message " + itoa(i), Created: testNow, Total: c.n}
+		for j := 0; j < c.n; j++ {
+			msg.Recipients = append(msg.Recipients, OutboxRecipient{Address: "r" + itoa(j) + "@example.com", Status: c.st})
+		}
+		f.outbox.msgs = append(f.outbox.msgs, msg)
+	}
+	m := newTestWindow(t, f)
+	m.Resize(fyne.NewSize(1200, 760))
+	m.ShowScreen(ScreenOutbox)
+	d := fyne.CurrentApp().Driver()
+	xs := map[float32][]string{}
+	walk(content(m), func(o fyne.CanvasObject) {
+		if r, ok := o.(*outboxRow); ok && r.Visible() && r.subject.Text != "" {
+			r.outer.(*fyne.Container).Refresh() // lays the row out for its badge now
+			x := d.AbsolutePositionForObject(r.subject).X
+			xs[x] = append(xs[x], r.subject.Text+" ("+r.b.label.Text+")")
+		}
+	})
+	if len(xs) != 1 {
+		t.Errorf("subjects start at %d different x positions: %v", len(xs), xs)
+	}
+}

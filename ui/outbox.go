@@ -37,6 +37,7 @@ type outboxScreen struct {
 	empty fyne.CanvasObject
 	// selected is the id of the message whose card is shown.
 	selected string
+	badgeW   float32 // the rows' badge column (badgeWidth)
 	scroll   *container.Scroll
 }
 
@@ -265,9 +266,31 @@ func newOutboxRow(o *outboxScreen) *outboxRow {
 		meta:    widget.NewLabel("")}
 	r.subject.Truncation = fyne.TextTruncateEllipsis
 	r.meta.Truncation = fyne.TextTruncateEllipsis
-	r.outer = container.NewBorder(nil, nil, container.NewCenter(r.b.box), nil, container.NewVBox(r.subject, r.meta))
+	// The badge column has one width for every row, so that the subjects
+	// start at the same x whatever each row's badge says.
+	badgeCol := withMinWidth(o.badgeWidth(), container.NewHBox(container.NewCenter(r.b.box)))
+	r.outer = container.NewBorder(nil, nil, badgeCol, nil, container.NewVBox(r.subject, r.meta))
 	r.ExtendBaseWidget(r)
 	return r
+}
+
+// badgeWidth is the width of the widest badge a row usually shows: a
+// pressing status with a one-digit count ("3 uncertain"), or any other
+// status alone (a longer count widens its own row only). Measured once
+// per screen.
+func (o *outboxScreen) badgeWidth() float32 {
+	if o.badgeW == 0 {
+		b := newBadge()
+		for _, s := range tracking.AllStatuses {
+			n := 1
+			if s == tracking.Uncertain || s == tracking.Deferred || s == tracking.Sending || s == tracking.Queued {
+				n = 8
+			}
+			b.setStatus(s, n)
+			o.badgeW = max(o.badgeW, b.box.MinSize().Width)
+		}
+	}
+	return o.badgeW
 }
 
 func (r *outboxRow) set(msg OutboxMessage) {
@@ -344,7 +367,8 @@ func (o *outboxScreen) recipientRow(r OutboxRecipient, now time.Time) fyne.Canva
 	if !r.NextAttempt.IsZero() && r.NextAttempt.After(now) {
 		info = append(info, "next "+fmtTime(r.NextAttempt, now))
 	}
-	line := newFlow(statusBadge(r.Status, 1), addr, widget.NewLabel(strings.Join(info, " · ")))
+	badge := withMinWidth(o.badgeWidth(), container.NewHBox(statusBadge(r.Status, 1))) // addresses in one column
+	line := newFlow(badge, addr, widget.NewLabel(strings.Join(info, " · ")))
 	if r.LastReply == nil {
 		return line
 	}
