@@ -1,3 +1,7 @@
+//go:build unix
+
+// Postfix's smtp-sink and smtp-source, process groups: Unix only.
+
 package outbox
 
 import (

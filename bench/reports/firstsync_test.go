@@ -1,3 +1,7 @@
+//go:build unix
+
+// Dovecot and Postfix (internal/mailstack), file ownership: Unix only.
+
 package reports
 
 import (

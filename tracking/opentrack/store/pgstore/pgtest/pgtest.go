@@ -15,12 +15,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -95,15 +93,9 @@ func Start(t testing.TB) *Server {
 	if bin == "" {
 		unavailable(t, "no /usr/lib/postgresql/*/bin/postgres")
 	}
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			unavailable(t, "running as root and there is no postgres user to run the server as")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	owner, err := serverUser()
+	if err != nil {
+		unavailable(t, err.Error())
 	}
 	// Not t.TempDir(): its parents are root-only (0700), and the server's
 	// user must be able to reach its data directory.
@@ -112,19 +104,15 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			t.Fatal(err)
-		}
+	if err := owner.chown(dir); err != nil {
+		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "data")
 	run := func(name string, args ...string) *exec.Cmd {
 		c := exec.Command(filepath.Join(bin, name), args...)
 		c.Dir = dir
 		c.Env = []string{"LC_ALL=C", "LANG=C", "PATH=/usr/bin:/bin", "TZ=UTC"}
-		if cred != nil {
-			c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		}
+		owner.runAs(c)
 		return c
 	}
 	if out, err := run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
@@ -165,7 +153,7 @@ func startServer(t testing.TB, run func(string, ...string) *exec.Cmd, data, dir 
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
-		cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+		cmd.Process.Signal(os.Interrupt) // SIGINT: fast shutdown
 		select {
 		case <-exited:
 		case <-time.After(15 * time.Second):
