@@ -27,6 +27,7 @@ type DSNDetail struct {
 	OriginalRecipient string     `json:"original_recipient,omitempty"`
 	EnvelopeID        string     `json:"envelope_id,omitempty"`
 	ReportMessageID   string     `json:"report_message_id,omitempty"`
+	ReportDate        *time.Time `json:"report_date,omitempty"` // its Date: the event is placed no earlier than the acceptance
 	MatchNote         string     `json:"match_note,omitempty"`
 }
 
@@ -71,6 +72,7 @@ func deliveryEvent(rep *report.Report, rr report.Recipient, at time.Time, key, n
 		OriginalRecipient: rr.OriginalRecipient,
 		EnvelopeID:        rep.EnvelopeID,
 		ReportMessageID:   rep.MessageID,
+		ReportDate:        timePtr(rep.Date),
 		MatchNote:         note,
 	}
 	return tracking.Event{

@@ -153,6 +153,9 @@ func (m *matcher) delivery(rep *report.Report, at time.Time, reportID int64, res
 		if r != nil {
 			mt.Recipient, mt.Key = r.id, key
 			ev := deliveryEvent(rep, rr, at, key, note)
+			if ev.At, err = m.afterAcceptance(r.id, at); err != nil {
+				return err
+			}
 			ev.Recipient, ev.Report = r.id, reportID
 			ev.DedupKey = dedupKey(reportID, r.id, ev.Kind)
 			mt.Event = ev.Kind
@@ -236,6 +239,26 @@ func (m *matcher) resolve(rr report.Recipient, at time.Time, envL, trackL, msgL 
 	}
 	return nil, "", "no message of this account matches the report's keys", nil
 }
+
+// afterAcceptance places a report's event no earlier than the latest
+// acceptance of the recipient's copy. A report cannot precede it, but its
+// Date has whole seconds and another machine's clock: a DSN written in
+// the same second as the 250 would otherwise sort before "accepted" and
+// the timeline would tell the story backwards. The report's own dates
+// stay in the event's evidence (and in the stored report).
+func (m *matcher) afterAcceptance(recipient int64, at time.Time) (time.Time, error) {
+	var acc sql.NullInt64
+	if err := m.tx.scanRow(qLastAccepted, []any{recipient}, &acc); err != nil {
+		return at, err
+	}
+	if acc.Valid && store.FromMillis(acc.Int64).After(at) {
+		return store.FromMillis(acc.Int64), nil
+	}
+	return at, nil
+}
+
+// qLastAccepted reads the recipient's events through events(recipient, at).
+const qLastAccepted = `SELECT max(at) FROM events WHERE recipient=? AND kind='accepted'`
 
 // sentAt is when a recipient's copy was first attempted, else when the
 // message was queued.
@@ -335,7 +358,11 @@ func (m *matcher) engagement(rep *report.Report, at time.Time, reportID int64, r
 	r, how := pickEngaged(rs, who)
 	mt.Recipient, mt.Key, mt.Note = r.id, KeyMessageID, how
 
-	ev := tracking.Event{Recipient: r.id, At: at, Match: KeyMessageID, Report: reportID}
+	evAt, err := m.afterAcceptance(r.id, at)
+	if err != nil {
+		return err
+	}
+	ev := tracking.Event{Recipient: r.id, At: evAt, Match: KeyMessageID, Report: reportID}
 	switch {
 	case rep.Kind == report.KindMDN:
 		disp := ""

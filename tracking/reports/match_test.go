@@ -443,3 +443,33 @@ Content-Type: text/html
 		t.Fatal("a returned pixel registered an open")
 	}
 }
+
+// A report dated before the acceptance it reports on (its Date has whole
+// seconds and a remote clock: here 19:30:00 against a 250 at 19:30:00.700)
+// is placed at the acceptance, so the timeline never shows "bounced" before
+// "accepted"; a report dated later keeps its own time.
+func TestReportEventsFollowTheAcceptance(t *testing.T) {
+	e := newEnv(t)
+	accepted := time.Date(2026, 11, 23, 19, 30, 0, 700e6, time.UTC)
+	ids := e.send(sent{at: accepted, copies: []sentCopy{{envid: "env-same-second", rcpts: []string{"x@example.net"}}}})
+	e.ingest(dsn("<r1@mx.example.net>", "Original-Envelope-Id: env-same-second",
+		[]string{"Final-Recipient: rfc822; x@example.net\nAction: failed\nStatus: 5.1.1"}, "Subject: test"), 1)
+	evs := e.reportEvents(ids["x@example.net"])
+	if len(evs) != 1 || !evs[0].At.Equal(accepted) {
+		t.Fatalf("report events %+v, want one at the acceptance %v", evs, accepted)
+	}
+	if !strings.Contains(evs[0].Detail, `"report_date":"2026-11-23T19:30:00Z"`) {
+		t.Errorf("the report's own date is not in the evidence: %s", evs[0].Detail)
+	}
+	if s := e.status(ids["x@example.net"]); s != tracking.Bounced {
+		t.Fatalf("status %s", s)
+	}
+
+	earlier := time.Date(2026, 11, 23, 19, 0, 0, 0, time.UTC)
+	ids = e.send(sent{at: earlier, copies: []sentCopy{{envid: "env-earlier", rcpts: []string{"y@example.net"}}}})
+	e.ingest(dsn("<r2@mx.example.net>", "Original-Envelope-Id: env-earlier",
+		[]string{"Final-Recipient: rfc822; y@example.net\nAction: failed\nStatus: 5.1.1"}, "Subject: test"), 2)
+	if evs := e.reportEvents(ids["y@example.net"]); len(evs) != 1 || !evs[0].At.Equal(time.Date(2026, 11, 23, 19, 30, 0, 0, time.UTC)) {
+		t.Fatalf("report events %+v, want the report's own date", evs)
+	}
+}
