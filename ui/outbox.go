@@ -203,11 +203,9 @@ func (o *outboxScreen) card(msg OutboxMessage) fyne.CanvasObject {
 
 	progress := widget.NewProgressBar()
 	if msg.Total > 0 {
-		progress.SetValue(float64(msg.Accepted) / float64(msg.Total))
+		progress.SetValue(float64(msg.Accepted+msg.NotSent) / float64(msg.Total)) // done either way
 	}
-	progress.TextFormatter = func() string {
-		return fmt.Sprintf("%d of %d accepted", msg.Accepted, msg.Total)
-	}
+	progress.TextFormatter = func() string { return progressText(msg) }
 
 	next := widget.NewLabel(o.whenText(msg, now))
 	next.Wrapping = fyne.TextWrapWord
@@ -309,13 +307,27 @@ func (r *outboxRow) set(msg OutboxMessage) {
 	case msg.NextAttempt.After(now):
 		when = "next attempt " + fmtTime(msg.NextAttempt, now)
 	}
-	setText(r.meta, fmt.Sprintf("%d/%d accepted · %s · %s", msg.Accepted, msg.Total, msg.Account, when))
+	setText(r.meta, fmt.Sprintf("%d/%d accepted%s · %s · %s", msg.Accepted, msg.Total, notSentText(msg, ", "), msg.Account, when))
 	st, n := pressingStatus(msg.Recipients)
 	r.b.setStatus(st, n)
 }
 
 func (r *outboxRow) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(r.outer)
+}
+
+// progressText is the card's progress: "2 of 4 accepted, 1 not sent". A
+// rejected recipient is done but was never accepted; counting it as
+// accepted would tell the user a refused address got through.
+func progressText(msg OutboxMessage) string {
+	return fmt.Sprintf("%d of %d accepted%s", msg.Accepted, msg.Total, notSentText(msg, ", "))
+}
+
+func notSentText(msg OutboxMessage, sep string) string {
+	if msg.NotSent == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s%d not sent", sep, msg.NotSent)
 }
 
 // pressingStatus is the status a message waits on, with how many

@@ -58,3 +58,26 @@ func TestReplyPlain(t *testing.T) {
 		}
 	}
 }
+
+// A refused recipient is done but not accepted: the card and the row say
+// so instead of counting it among the accepted.
+func TestOutboxCountsRefusedApart(t *testing.T) {
+	f := newFakes()
+	f.outbox.msgs = []OutboxMessage{{
+		ID: "o1", Account: "work", Subject: "Quarterly numbers", Created: testNow.Add(-time.Minute),
+		NextAttempt: testNow.Add(time.Minute), Total: 4, Accepted: 2, NotSent: 1,
+		Recipients: []OutboxRecipient{
+			{Address: "bob@example.test", Status: tracking.Delivered, Attempts: 1},
+			{Address: "defer@example.test", Status: tracking.Accepted, Attempts: 1},
+			{Address: "reject@example.test", Status: tracking.Rejected, Attempts: 1,
+				LastReply: &mail.Reply{Command: "RCPT", Code: 550, Enhanced: "5.1.1", Text: "no such user"}},
+			{Address: "tempfail@example.test", Status: tracking.Deferred, Attempts: 1, NextAttempt: testNow.Add(time.Minute)},
+		},
+	}}
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenOutbox)
+	requireText(t, content(m), "2/4 accepted, 1 not sent · work")
+	if got := progressText(f.outbox.msgs[0]); got != "2 of 4 accepted, 1 not sent" {
+		t.Errorf("progress %q", got)
+	}
+}

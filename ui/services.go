@@ -234,7 +234,8 @@ type OutboxMessage struct {
 	At            time.Time // "send later" time, zero when sent at once
 	NextAttempt   time.Time // earliest next attempt over its recipients
 	Total         int       // recipients
-	Accepted      int       // recipients accepted (or further)
+	Accepted      int       // recipients the server accepted (or further: delivered, bounced ...)
+	NotSent       int       // recipients done without acceptance: rejected, expired, canceled
 	Recipients    []OutboxRecipient
 }
 

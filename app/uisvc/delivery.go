@@ -128,7 +128,11 @@ func (o *Outbox) List(ctx context.Context) ([]ui.OutboxMessage, error) {
 			um.At = m.Due
 		}
 		for _, r := range m.Recipients {
-			if !waitingOrHeld(r.Status) {
+			switch {
+			case waitingOrHeld(r.Status):
+			case r.Status == tracking.Rejected || r.Status == tracking.Expired || r.Status == tracking.Canceled:
+				um.NotSent++
+			default: // accepted, then relayed, delayed, delivered or bounced
 				um.Accepted++
 			}
 			um.Recipients = append(um.Recipients, ui.OutboxRecipient{Address: r.Address, Status: r.Status,

@@ -108,3 +108,32 @@ func TestAccountServiceKeepsTrackingDefaults(t *testing.T) {
 		t.Fatalf("after the dialog's edit: %+v", got)
 	}
 }
+
+// The outbox's progress counts a rejected, expired or canceled recipient
+// as done but not accepted.
+func TestOutboxProgressCountsRefusedApart(t *testing.T) {
+	_, s := openSeeded(t)
+	msgs, err := s.Outbox.List(context.Background())
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("outbox: %d messages, %v", len(msgs), err)
+	}
+	sawNotSent := false
+	for _, m := range msgs {
+		accepted, notSent := 0, 0
+		for _, r := range m.Recipients {
+			switch r.Status {
+			case tracking.Accepted, tracking.Relayed, tracking.Delayed, tracking.Delivered, tracking.Bounced:
+				accepted++
+			case tracking.Rejected, tracking.Expired, tracking.Canceled:
+				notSent++
+			}
+		}
+		if m.Accepted != accepted || m.NotSent != notSent {
+			t.Errorf("%s: accepted %d, not sent %d; want %d and %d", m.ID, m.Accepted, m.NotSent, accepted, notSent)
+		}
+		sawNotSent = sawNotSent || notSent > 0
+	}
+	if !sawNotSent {
+		t.Fatal("the seeded outbox has no refused recipient: the test checks nothing")
+	}
+}
