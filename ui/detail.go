@@ -385,23 +385,27 @@ func eventLook(k tracking.EventKind) (fyne.Resource, string) {
 
 // dsnFieldNames shows JSON evidence keys as the report's own field names.
 var dsnFieldNames = map[string]string{
-	"reporting_mta":    "Reporting-MTA",
-	"remote_mta":       "Remote-MTA",
-	"action":           "Action",
-	"status":           "Status",
-	"diagnostic":       "Diagnostic-Code",
-	"diagnostic_code":  "Diagnostic-Code",
-	"will_retry_until": "Will-Retry-Until",
-	"final_recipient":  "Final-Recipient",
-	"original_rcpt":    "Original-Recipient",
-	"class":            "Bounce class",
-	"reason":           "Reason",
-	"user_agent":       "User agent",
-	"source":           "Source",
-	"disposition":      "Disposition",
-	"reporting_ua":     "Reporting-UA",
-	"server":           "Server",
-	"dsn_requested":    "DSN requested",
+	"reporting_mta":      "Reporting-MTA",
+	"remote_mta":         "Remote-MTA",
+	"action":             "Action",
+	"status":             "Status",
+	"diagnostic":         "Diagnostic-Code",
+	"diagnostic_code":    "Diagnostic-Code",
+	"will_retry_until":   "Will-Retry-Until",
+	"final_recipient":    "Final-Recipient",
+	"original_recipient": "Original-Recipient",
+	"original_rcpt":      "Original-Recipient",
+	"last_attempt":       "Last-Attempt-Date",
+	"envelope_id":        "Original-Envelope-Id",
+	"report_message_id":  "Report Message-ID",
+	"class":              "Class",
+	"reason":             "Reason",
+	"user_agent":         "User agent",
+	"source":             "Source",
+	"disposition":        "Disposition",
+	"reporting_ua":       "Reporting-UA",
+	"server":             "Server",
+	"dsn_requested":      "DSN requested",
 }
 
 // evidenceLines renders an event's evidence as plain text lines.
@@ -451,7 +455,11 @@ func evidenceLines(ev tracking.Event) []string {
 		}
 		name, ok := dsnFieldNames[k]
 		if !ok {
+			// "report_date" reads "Report date", like the names above.
 			name = strings.ReplaceAll(k, "_", " ")
+			if name != "" {
+				name = strings.ToUpper(name[:1]) + name[1:]
+			}
 		}
 		lines = append(lines, fmt.Sprintf("%s: %v", name, v))
 	}

@@ -135,3 +135,24 @@ func TestDetailActionsFollowStatus(t *testing.T) {
 		t.Error("retry/cancel enabled for a finished message")
 	}
 }
+
+// A delivery report's evidence reads as the report's own field names, each
+// capitalized, never as raw JSON keys ("original_recipient").
+func TestEvidenceUsesReportFieldNames(t *testing.T) {
+	ev := tracking.Event{Kind: tracking.EvDelivered, Source: tracking.SrcDSN, EnhancedCode: "2.0.0",
+		Detail: `{"action":"delivered","status":"2.0.0","class":"success","final_recipient":"bob@example.test",` +
+			`"original_recipient":"bob@example.test","envelope_id":"mr.1","report_date":"2026-11-24T01:52:14Z",` +
+			`"report_kind":"dsn","report_message_id":"<r@mx>","last_attempt":"2026-11-24T01:52:13Z"}`}
+	text := strings.Join(evidenceLines(ev), "\n")
+	for _, want := range []string{"Original-Recipient: bob@example.test", "Original-Envelope-Id: mr.1", "Class: success",
+		"Report date: 2026-11-24T01:52:14Z", "Report kind: dsn", "Report Message-ID: <r@mx>", "Last-Attempt-Date: "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("evidence lacks %q:\n%s", want, text)
+		}
+	}
+	for _, line := range evidenceLines(ev) {
+		if strings.Contains(line, "_") || (line != "" && strings.ToLower(line[:1]) == line[:1] && line[0] >= 'a' && line[0] <= 'z') {
+			t.Errorf("raw key in %q", line)
+		}
+	}
+}
