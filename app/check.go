@@ -83,8 +83,11 @@ func ExplainConnError(proto string, ep mail.Endpoint, err error) string {
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var authIMAP interface{ AuthFailed() bool }
+	var pwErr *PasswordError
 	msg := strings.ToLower(err.Error())
 	switch {
+	case errors.As(err, &pwErr):
+		return fmt.Sprintf("%s: Mailroom could not get the password (%v), so it did not try to sign in. Check the password command, or store the password again.", proto, pwErr.Err)
 	case mail.OutcomeOf(err) == mail.AuthFailed, errors.As(err, &authIMAP) && authIMAP.AuthFailed():
 		return fmt.Sprintf("%s: wrong user name or password (the server refused to sign in). Many providers need an app password.", proto)
 	case errors.As(err, &unknownCA):

@@ -77,8 +77,24 @@ func (c Credentials) Forget(account string) error {
 	return fmt.Errorf("%w: %v", ErrNoKeyring, err)
 }
 
+// PasswordError is a failure to get an account's password from its source
+// (the password command, the keyring): nothing a server said, so "Test
+// connection" and the outbox must not report it as a refused sign-in.
+type PasswordError struct{ Err error }
+
+func (e *PasswordError) Error() string { return e.Err.Error() }
+func (e *PasswordError) Unwrap() error { return e.Err }
+
 // Password returns the secret for an account by its configured source.
 func (c Credentials) Password(ctx context.Context, a Account) (string, error) {
+	p, err := c.password(ctx, a)
+	if err != nil {
+		return "", &PasswordError{err}
+	}
+	return p, nil
+}
+
+func (c Credentials) password(ctx context.Context, a Account) (string, error) {
 	switch a.PasswordSource {
 	case "command":
 		return RunPasswordCommand(ctx, a.PasswordCommand)

@@ -9,11 +9,16 @@ import (
 // Reply is one SMTP reply, kept as evidence: which command it answered, the
 // basic code, the RFC 3463 enhanced code when present, and the server's words.
 type Reply struct {
-	Command  string `json:"command"`                 // "CONNECT", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "." ...
+	Command  string `json:"command"`                 // "CONNECT", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA", "." ... or CmdPassword
 	Code     int    `json:"code"`                    // 250, 451, 550 ...; 0 when the connection broke before a reply
 	Enhanced string `json:"enhanced_code,omitempty"` // "2.0.0", "5.1.1"
 	Text     string `json:"text"`                    // the server's words, or the local error when Code is 0
 }
+
+// CmdPassword is the Command of a Reply for the local step before AUTH:
+// reading the account's password (its command, the keyring). Code is 0:
+// no server was asked, so the failure is not a refused password.
+const CmdPassword = "PASSWORD"
 
 func (r Reply) String() string {
 	if r.Code == 0 {

@@ -92,6 +92,17 @@ func (s *Accounts) Remove(ctx context.Context, name string) error {
 
 func (s *Accounts) Test(ctx context.Context, in ui.AccountInput) (ui.ConnectionReport, error) {
 	a, secret := fromUIInput(in)
+	if a.PasswordSource == ui.PasswordCommand && a.PasswordCommand == "" && a.Name != "" {
+		// Editing: an empty command field keeps the saved command (as
+		// Update does), so the test must use it too.
+		old, err := s.App.Accounts.Get(ctx, a.Name)
+		if err != nil {
+			return ui.ConnectionReport{}, err
+		}
+		if old != nil {
+			a.PasswordCommand = old.PasswordCommand
+		}
+	}
 	rep := s.App.CheckAccount(ctx, a, secret)
 	conv := func(c app.CheckResult) ui.CheckResult {
 		return ui.CheckResult{OK: c.OK, Skipped: c.Skipped, Summary: c.Summary, Detail: c.Detail}

@@ -111,11 +111,11 @@ func (s *session) auth(ctx context.Context) error {
 		return fail(mail.AuthFailed, "AUTH", err)
 	}
 	if ep.Password == nil {
-		return fail(mail.AuthFailed, "AUTH", errors.New("no password source configured"))
+		return fail(mail.AuthFailed, mail.CmdPassword, errors.New("no password source configured"))
 	}
 	secret, err := ep.Password(ctx)
 	if err != nil {
-		return fail(mail.AuthFailed, "AUTH", fmt.Errorf("getting the password: %w", err))
+		return fail(mail.AuthFailed, mail.CmdPassword, fmt.Errorf("getting the password: %w", err))
 	}
 	err = authenticate(s.c, s.tc, newSASLClient(mech, ep.Username, secret))
 	switch {

@@ -572,7 +572,7 @@ func (o *Outbox) recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt
 		// server repeats: try again at the committed retry time.
 		ev.Kind = tracking.EvDeferred
 		if r.Outcome == mail.AuthFailed {
-			pause = "the server refused the password"
+			pause = authPause(r.Reply)
 		}
 		ev.Detail = detailJSON("attempt", rc.number, "next_attempt_at", rfc3339(rc.next), "words", words, "outcome", string(r.Outcome))
 	}

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -230,4 +231,31 @@ func decodeDetail(t *testing.T, ev tracking.Event) map[string]any {
 		t.Fatalf("detail %q: %v", ev.Detail, err)
 	}
 	return m
+}
+
+// A password that cannot be read (the command fails, the keyring is
+// locked) pauses the account too, but says so: no server refused it.
+func TestUnreadablePasswordPausesAndSaysWhy(t *testing.T) {
+	clock := newFakeClock()
+	e := newEnv(t, clock, nil)
+	srv := smtptest.Start(t, smtptest.Config{})
+	d := newPeerDialer(srv)
+	ep := srv.Endpoint()
+	ep.Password = func(context.Context) (string, error) { return "", errors.New("password command printed nothing") }
+	d.ep = ep
+	r := e.runner(d)
+	id := e.enqueue(message("bob@example.test"))
+	e.runOnce(r)
+	st, _ := e.ob.Accounts(e.ctx)
+	if a := st["acct"]; !a.Paused() || a.PausedBy != PausedByAuth ||
+		a.PauseReason != "Mailroom could not get the password: getting the password: password command printed nothing" {
+		t.Fatalf("account state %+v", a)
+	}
+	m := e.message(id)
+	if w := m.Recipients[0].LastWords; !strings.Contains(w, "could not get the password") || strings.Contains(w, "refused") {
+		t.Errorf("words %q", w)
+	}
+	if len(srv.Auths()) != 0 {
+		t.Errorf("the server was asked: %+v", srv.Auths())
+	}
 }

@@ -8,6 +8,16 @@ import (
 	"mailroom/mail"
 )
 
+// authPause is why an account pauses after a failed sign-in: the server's
+// refusal (535), or no password to offer at all (no reply: the password
+// command or the keyring failed, and no server was asked).
+func authPause(r mail.Reply) string {
+	if r.Command == mail.CmdPassword {
+		return "Mailroom could not get the password: " + r.Text
+	}
+	return "the server refused the password"
+}
+
 // Explain says in plain words what a reply means for the recipient. The
 // server's own words stay beside it as evidence (events.text); this is the
 // line the Outbox screen shows first.
@@ -18,6 +28,9 @@ func Explain(o mail.Outcome, r mail.Reply) string {
 	case mail.Uncertain:
 		return "The connection broke after the message was sent and before the server answered: it may have arrived."
 	case mail.AuthFailed:
+		if r.Command == mail.CmdPassword {
+			return "Mailroom could not get the password (the password command or the keyring failed), so it did not sign in; the account is paused until you fix it and resume it."
+		}
 		return "The server refused the password; the account is paused until you resume it."
 	case mail.Unreachable:
 		return "The server could not be reached (no network, or the server is down)."

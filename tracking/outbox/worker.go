@@ -508,7 +508,7 @@ func (o *Outbox) connectionFailed(ctx context.Context, account string, oc mail.O
 	return o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		switch oc {
 		case mail.AuthFailed:
-			return pauseTx(ctx, tx, account, PausedByAuth, "the server refused the password", now)
+			return pauseTx(ctx, tx, account, PausedByAuth, authPause(reply), now)
 		case mail.Rejected:
 			return pauseTx(ctx, tx, account, PausedByServer, "the server refused the connection: "+last, now)
 		}
