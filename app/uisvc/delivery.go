@@ -95,7 +95,7 @@ func (c *Compose) Suppressed(ctx context.Context, addrs []string) (map[string]st
 			return nil, err
 		}
 		if s != nil {
-			out[a] = fmt.Sprintf("%s (since %s)", s.Reason, s.AddedAt.Local().Format("2 Jan 2006"))
+			out[a] = fmt.Sprintf("since %s, %s", s.AddedAt.Local().Format("2 Jan 2006"), s.Reason)
 		}
 	}
 	return out, nil
