@@ -223,7 +223,7 @@ func (d *detailScreen) showRecipient(i int) {
 	explain.Selectable = true
 
 	actions := newFlow()
-	resend := widget.NewButtonWithIcon("Resend to this recipient", theme.MailForwardIcon(), func() { d.resend(r.Address) })
+	resend := widget.NewButtonWithIcon("Resend to this recipient", theme.MailForwardIcon(), func() { d.resend(r) })
 	if d.e.svc.Tracking == nil {
 		resend.Disable()
 	}
@@ -325,9 +325,15 @@ func (d *detailScreen) reportView(rep RawReport) fyne.CanvasObject {
 	return container.NewVBox(container.NewHBox(toggle, cp), holder)
 }
 
-func (d *detailScreen) resend(addr string) {
-	id := d.cur.ID
-	dialog.ShowConfirm("Resend", "Queue a new copy of this message to "+addr+"?", func(ok bool) {
+func (d *detailScreen) resend(r RecipientDetail) {
+	id, addr := d.cur.ID, r.Address
+	question := "Queue a new copy of this message to " + addr + "?"
+	if r.Suppressed {
+		// The same warning compose gives: a resend to a dead address
+		// bounces again and counts against the sender's reputation.
+		question = addr + " is on the suppression list (" + r.SuppressedReason + "): mail to it will most likely bounce again.\n\nQueue a new copy of this message to it anyway?"
+	}
+	dialog.ShowConfirm("Resend", question, func(ok bool) {
 		if !ok {
 			return
 		}

@@ -156,3 +156,18 @@ func TestEvidenceUsesReportFieldNames(t *testing.T) {
 		}
 	}
 }
+
+// Resending to a suppressed address asks with the suppression in words,
+// as compose warns about it.
+func TestResendToSuppressedWarns(t *testing.T) {
+	f := newFakes()
+	f.tracking.msgs = []MessageDetail{bounceWithOpen()}
+	m := newTestWindow(t, f)
+	m.OpenMessageRecipient("msg1", "bob@example.net")
+	test.Tap(findButton(m.detail().pane, "Resend to this recipient"))
+	top := m.env.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no confirmation")
+	}
+	requireText(t, top, "bob@example.net is on the suppression list (bounced 5.1.1", "will most likely bounce again", "anyway?")
+}
