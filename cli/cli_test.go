@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"mailroom/tracking"
 	"mailroom/tracking/reports"
 )
 
@@ -307,5 +308,23 @@ func TestSendUsesAccountTrackingDefaults(t *testing.T) {
 	check("account edited to opens off, clicks on", false, true)
 	if code, _, _ := runCLI(t, dir, "", "send", "--account", "news", "--to", "bob@example.test", "--track-opens", "--no-track-opens"); code != ExitUsage {
 		t.Errorf("--track-opens --no-track-opens: exit %d, want 2", code)
+	}
+}
+
+// Beside a status set by a delivery report, `mailroom status` shows the
+// report's words, not the outbox's earlier "accepted for delivery".
+func TestStatusEvidence(t *testing.T) {
+	r := tracking.RecipientStatus{Status: tracking.Bounced, LastReply: "The server accepted the message for delivery.",
+		Events: []tracking.EventStatus{
+			{Kind: tracking.EvAccepted, Source: tracking.SrcSMTP, Code: 250},
+			{Kind: tracking.EvBounced, Source: tracking.SrcDSN, EnhancedCode: "5.1.1", Text: "unknown user"},
+			{Kind: tracking.EvOpened, Source: tracking.SrcPixel},
+		}}
+	if got := statusEvidence(r); got != "report: 5.1.1 unknown user" {
+		t.Errorf("bounced: %q", got)
+	}
+	r.Status = tracking.Rejected
+	if got := statusEvidence(r); got != r.LastReply {
+		t.Errorf("rejected: %q, want the outbox's words", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"mailroom/app"
+	"mailroom/tracking"
 	"mailroom/tracking/store"
 )
 
@@ -65,10 +66,25 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 			if r.Suppressed {
 				extra = append(extra, "suppressed")
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Address, r.Status, strings.Join(extra, ", "), r.LastReply)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Address, r.Status, strings.Join(extra, ", "), statusEvidence(r))
 		}
 	}
 	return tw.Flush()
+}
+
+// statusEvidence is the line beside a recipient's status: when a delivery
+// report set the status (delivered, delayed, relayed, bounced), the
+// report's status code and words; otherwise the outbox's last words about
+// the server's reply. (The outbox's words alone would say "accepted for
+// delivery" beside "bounced".)
+func statusEvidence(r tracking.RecipientStatus) string {
+	for i := len(r.Events) - 1; i >= 0; i-- {
+		e := r.Events[i]
+		if e.Source == tracking.SrcDSN && string(e.Kind) == string(r.Status) {
+			return "report: " + strings.TrimSpace(e.EnhancedCode+" "+e.Text)
+		}
+	}
+	return r.LastReply
 }
 
 func runDoctor(ctx context.Context, env *Env, args []string) error {
