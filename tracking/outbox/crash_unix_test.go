@@ -178,6 +178,7 @@ func startChild(t testing.TB, env ...string) *child {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envHelper+"=drain")
 	cmd.Env = append(cmd.Env, env...)
+	dieWithParent(cmd)
 	c := &child{cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &c.out, &c.out
 	if err := cmd.Start(); err != nil {
