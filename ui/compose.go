@@ -206,7 +206,9 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 		c.status,
 	)
 	c.form = container.NewBorder(head, foot, nil, nil, c.body)
-	toAccounts := widget.NewButtonWithIcon("Add an account", theme.AccountIcon(), func() { m.ShowScreen(ScreenAccounts) })
+	// Straight to the add dialog (over the Accounts screen): the button
+	// says what it does, not where it leads.
+	toAccounts := widget.NewButtonWithIcon("Add an account", theme.AccountIcon(), func() { m.ShowAccountDialog("") })
 	toAccounts.Importance = widget.HighImportance
 	c.empty = emptyState(theme.AccountIcon(), "Add an account to start",
 		"Mailroom sends through your own provider. Add its SMTP settings first.", toAccounts)

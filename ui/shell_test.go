@@ -61,6 +61,9 @@ func TestEmptyStatesWithoutAccount(t *testing.T) {
 	if m.CurrentScreen() != ScreenAccounts {
 		t.Errorf("button led to %q", m.CurrentScreen())
 	}
+	if d := m.accounts().dlg; d == nil || d.editing != "" {
+		t.Errorf("the add dialog is not open (%+v)", d)
+	}
 	requireText(t, content(m), "Add an account to start", "Add account")
 }
 
