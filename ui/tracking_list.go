@@ -131,7 +131,9 @@ func newTrackingScreen(e *env, m *MainWindow) *trackingScreen {
 
 	exportBtn := widget.NewButtonWithIcon("Export…", theme.DownloadIcon(), func() { t.askExport(t.query()) })
 	clear := widget.NewButtonWithIcon("Clear", theme.ContentClearIcon(), func() { t.setQuery(Query{}) })
-	dateSize := fyne.NewSize(140, t.fromDate.MinSize().Height)
+	// Wide enough for a full date beside the entry's validity mark and
+	// calendar button (at 140 px "10/25/2026" was cut).
+	dateSize := fyne.NewSize(176, t.fromDate.MinSize().Height)
 	// The filters flow: one row on a wide window, more on a narrow one,
 	// never wider than the window.
 	filters := container.NewVBox(
