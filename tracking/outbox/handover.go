@@ -44,6 +44,9 @@ const (
 	// maxMarkBytes bounds what openHandOver reads: one slot per session
 	// ever open at once, so a few hundred bytes in practice.
 	maxMarkBytes = 1 << 20
+	// preallocSlots covers more sessions than a runner opens at once
+	// (connections per account times accounts).
+	preallocSlots = 256
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -100,12 +103,18 @@ func (h *handOver) handedOver(attempt int64, partsDone int32) bool {
 }
 
 // clear forgets the previous run's marks once recovery has closed their
-// attempts: the file is emptied, so a later recovery never reads them.
+// attempts: the file is emptied, so a later recovery never reads them,
+// then filled with preallocSlots zeroed slots (never a valid mark), so
+// that a mark does not need a new disk block in the middle of a send: a
+// full disk shows at start, not between the body and ".".
 func (h *handOver) clear() error {
 	h.mu.Lock()
 	h.found = map[int64]int32{}
 	h.mu.Unlock()
 	if err := h.f.Truncate(0); err != nil {
+		return fmt.Errorf("outbox: hand-over marks: %w", err)
+	}
+	if _, err := h.f.WriteAt(make([]byte, preallocSlots*markSize), 0); err != nil {
 		return fmt.Errorf("outbox: hand-over marks: %w", err)
 	}
 	return nil

@@ -70,8 +70,16 @@ func TestHandOverMarksSurviveAndAreChecked(t *testing.T) {
 	if h.handedOver(7, 0) {
 		t.Error("clear kept a mark in memory")
 	}
-	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
-		t.Errorf("after clear: %v, %v", fi, err)
+	if fi, err := os.Stat(path); err != nil || fi.Size() != preallocSlots*markSize {
+		t.Errorf("after clear: %v, %v; want %d zeroed bytes", fi, err, preallocSlots*markSize)
+	}
+	h2, err := openHandOver(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	if len(h2.found) != 0 {
+		t.Errorf("zeroed slots read as marks: %v", h2.found)
 	}
 }
 
