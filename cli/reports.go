@@ -43,9 +43,9 @@ func runReports(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tRECEIVED\tACCOUNT\tMAILBOX\tKIND\tNOTE")
+	fmt.Fprintln(tw, "ID\tRECEIVED\tACCOUNT\tMAILBOX\tKIND\tABOUT\tNOTE")
 	for _, r := range list {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.ReceivedAt.Local().Format("2006-01-02 15:04"), r.Account, r.Mailbox, r.Kind, r.Note)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.ReceivedAt.Local().Format("2006-01-02 15:04"), r.Account, r.Mailbox, r.Kind, r.Summary(), r.Note)
 	}
 	return tw.Flush()
 }

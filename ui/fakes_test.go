@@ -267,6 +267,8 @@ type fakeTracking struct {
 	unsuppress  []string
 	resent      []string
 	funnelCalls int
+	unmatched   []UnmatchedReport
+	reportTexts map[int64]string
 }
 
 func (f *fakeTracking) match(q Query, m MessageDetail) bool {
@@ -440,6 +442,21 @@ func (f *fakeTracking) Resend(_ context.Context, id, addr string) (string, error
 }
 
 func (f *fakeTracking) Changes(context.Context) <-chan struct{} { return nil }
+
+func (f *fakeTracking) Unmatched(context.Context) ([]UnmatchedReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]UnmatchedReport(nil), f.unmatched...), nil
+}
+
+func (f *fakeTracking) ReportText(_ context.Context, id int64) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t, ok := f.reportTexts[id]; ok {
+		return t, nil
+	}
+	return "", fmt.Errorf("no report %d", id)
+}
 
 func (f *fakeTracking) lastQuery() Query {
 	f.mu.Lock()

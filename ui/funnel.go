@@ -57,6 +57,8 @@ type funnelScreen struct {
 	note   *widget.Label
 	bars   map[string]*funnelBar
 	f      Funnel
+	// unmatched tells of reports that matched no message, under the bars.
+	unmatched *unmatchedRow
 }
 
 // Funnel stage names (bar keys).
@@ -72,7 +74,7 @@ const (
 )
 
 func newFunnelScreen(e *env, m *MainWindow) *funnelScreen {
-	f := &funnelScreen{e: e, m: m, bars: map[string]*funnelBar{}}
+	f := &funnelScreen{e: e, m: m, bars: map[string]*funnelBar{}, unmatched: newUnmatchedRow(e)}
 	labels := make([]string, len(funnelPeriods))
 	for i, p := range funnelPeriods {
 		labels[i] = p.label
@@ -116,7 +118,7 @@ func newFunnelScreen(e *env, m *MainWindow) *funnelScreen {
 		container.NewVBox(heading("The journey (recipients)"), main),
 		container.NewVBox(heading("Beside the journey"), side))
 	top := container.NewHBox(widget.NewLabelWithStyle("Delivery overview", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}), f.period)
-	f.root = container.NewBorder(top, f.note, nil, nil, container.NewVScroll(grid))
+	f.root = container.NewBorder(top, f.note, nil, nil, container.NewVScroll(container.NewVBox(grid, f.unmatched.root)))
 	return f
 }
 
@@ -148,6 +150,7 @@ func (f *funnelScreen) reload() {
 		return
 	}
 	from, to := f.window()
+	f.unmatched.reload()
 	f.e.run(func() func() {
 		ctx, cancel := f.e.callCtx()
 		defer cancel()

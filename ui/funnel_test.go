@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"mailroom/tracking"
 )
@@ -85,5 +87,52 @@ func TestFunnelFromCounts(t *testing.T) {
 	want := Funnel{Queued: 10, Accepted: 6, Delivered: 3, Opened: 2, Bounced: 1, Deferred: 2}
 	if got != want {
 		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+}
+
+// Reports that matched no message are told of under the funnel and listed
+// in a dialog, each readable as received in plain text only.
+func TestOverviewShowsUnmatchedReports(t *testing.T) {
+	f := newFakes()
+	f.tracking.unmatched = []UnmatchedReport{
+		{ID: 7, Kind: "bounce", Received: testNow.Add(-time.Hour), Account: "work", Mailbox: "INBOX", Note: "no message of this account matches the report's keys"},
+		{ID: 8, Kind: "dsn", Received: testNow.Add(-2 * time.Hour), Account: "work", Mailbox: "Junk", Note: "the report names no recipient"},
+	}
+	f.tracking.reportTexts = map[int64]string{7: "From: MAILER-DAEMON\n\n![x](https://tracker.example/o/t.gif) **bold**"}
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenOverview)
+	requireText(t, content(m), "2 received reports matched none of your messages")
+	test.Tap(findButton(content(m), "Show them"))
+	top := m.env.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog")
+	}
+	requireText(t, top, "2 reports that matched no message", "bounce · work/INBOX · no message of this account matches")
+	var list *widget.List
+	walk(top, func(o fyne.CanvasObject) {
+		if l, ok := o.(*widget.List); ok {
+			list = l
+		}
+	})
+	if list == nil {
+		t.Fatal("no list in the dialog")
+	}
+	list.Select(0)
+	requireText(t, top, "![x](https://tracker.example/o/t.gif) **bold**")
+	walk(top, func(o fyne.CanvasObject) {
+		if rt, ok := o.(*widget.RichText); ok {
+			for _, seg := range rt.Segments {
+				if _, ok := seg.(*widget.TextSegment); !ok {
+					t.Errorf("non-text segment %T in the report dialog", seg)
+				}
+			}
+		}
+	})
+
+	// Nothing unmatched: nothing said.
+	f.tracking.unmatched = nil
+	m.overview().reload()
+	if hasText(content(m), "matched none of your messages") {
+		t.Error("the row stays without unmatched reports")
 	}
 }

@@ -287,6 +287,11 @@ type TrackingService interface {
 	Unsuppress(ctx context.Context, address string) error
 	// Resend enqueues a new copy of message id for one recipient.
 	Resend(ctx context.Context, id, address string) (newID string, err error)
+	// Unmatched lists the received reports that matched no sent message,
+	// newest first; ReportText returns one report as received (plain
+	// text, bounded).
+	Unmatched(ctx context.Context) ([]UnmatchedReport, error)
+	ReportText(ctx context.Context, id int64) (string, error)
 	Changes(ctx context.Context) <-chan struct{}
 }
 
@@ -352,6 +357,19 @@ type RawReport struct {
 	Kind     string // dsn|mdn|bounce|reply
 	Received time.Time
 	Text     string
+}
+
+// UnmatchedReport is a received report that matched none of the sent
+// messages (a bounce of mail sent by another program, a report forwarded
+// from elsewhere): kept and shown, never dropped.
+type UnmatchedReport struct {
+	ID       int64
+	Kind     string // dsn|mdn|bounce|reply
+	Received time.Time
+	Account  string
+	Mailbox  string
+	Summary  string // whom it is about and what it says: "nobody@example.net 5.1.1"
+	Note     string // why it matched nothing, when the store knows
 }
 
 // Funnel is the delivery funnel of a period (recipients counted).

@@ -269,6 +269,30 @@ func (t *Tracking) Detail(ctx context.Context, id string) (ui.MessageDetail, err
 	return d, nil
 }
 
+func (t *Tracking) Unmatched(ctx context.Context) ([]ui.UnmatchedReport, error) {
+	list, err := t.App.Reports.Unmatched(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ui.UnmatchedReport, 0, len(list))
+	for _, r := range list {
+		out = append(out, ui.UnmatchedReport{ID: r.ID, Kind: r.Kind, Received: r.ReceivedAt, Account: r.Account,
+			Mailbox: r.Mailbox, Summary: r.Summary(), Note: r.Note})
+	}
+	return out, nil
+}
+
+func (t *Tracking) ReportText(ctx context.Context, id int64) (string, error) {
+	_, raw, err := t.App.Reports.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if raw == nil {
+		return "", fmt.Errorf("report %d was not kept as received (too large)", id)
+	}
+	return plainText(raw), nil
+}
+
 // plainText makes a raw report safe to show in a text widget: invalid
 // UTF-8 replaced, bounded in length. It is never rendered as Markdown or
 // HTML (a returned message may carry our own tracking pixel).

@@ -12,6 +12,7 @@ import (
 	"mailroom/app/uisvc"
 	"mailroom/internal/seed"
 	"mailroom/tracking"
+	"mailroom/tracking/reports"
 	"mailroom/ui"
 )
 
@@ -135,5 +136,41 @@ func TestOutboxProgressCountsRefusedApart(t *testing.T) {
 	}
 	if !sawNotSent {
 		t.Fatal("the seeded outbox has no refused recipient: the test checks nothing")
+	}
+}
+
+// A report that matches no sent message is listed by Unmatched and
+// readable, as received, through ReportText.
+func TestUnmatchedReportsOverRealData(t *testing.T) {
+	ctx := context.Background()
+	a, s := openSeeded(t)
+	raw := []byte("From: Mail Delivery System <MAILER-DAEMON@mx.elsewhere.example>\r\n" +
+		"To: alice@example.test\r\nSubject: Undelivered Mail Returned to Sender\r\n" +
+		"Date: Mon, 23 Nov 2026 19:30:00 +0000\r\nMessage-ID: <unmatched-1@mx.elsewhere.example>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"BB\"\r\n\r\n" +
+		"--BB\r\nContent-Type: text/plain\r\n\r\nThis message was sent by another program.\r\n\r\n" +
+		"--BB\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.elsewhere.example\r\n" +
+		"Original-Envelope-Id: not-ours-at-all\r\n\r\nFinal-Recipient: rfc822; nobody@elsewhere.example\r\n" +
+		"Action: failed\r\nStatus: 5.1.1\r\n\r\n--BB--\r\n")
+	if _, err := a.Reports.Ingest(ctx, raw, reports.Meta{Account: "main", Mailbox: "INBOX", UIDValidity: 1, UID: 99,
+		ReceivedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.Tracking.Unmatched(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *ui.UnmatchedReport
+	for i := range list {
+		if list[i].Mailbox == "INBOX" && list[i].Account == "main" {
+			got = &list[i]
+		}
+	}
+	if got == nil || got.Summary != "nobody@elsewhere.example 5.1.1" {
+		t.Fatalf("unmatched: %+v", list)
+	}
+	text, err := s.Tracking.ReportText(ctx, got.ID)
+	if err != nil || !strings.Contains(text, "This message was sent by another program.") || strings.Contains(text, "\r") {
+		t.Fatalf("report text %q, %v", text, err)
 	}
 }

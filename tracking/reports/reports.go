@@ -415,6 +415,26 @@ type Stored struct {
 	Filed       bool
 }
 
+// Summary says whom a stored report is about and what it says, from its
+// parsed fields: "nobody@example.net 5.1.1, ...", or its subject.
+func (s Stored) Summary() string {
+	var v report.InspectView
+	if json.Unmarshal([]byte(s.Parsed), &v) != nil {
+		return ""
+	}
+	var parts []string
+	for _, r := range v.Recipients {
+		parts = append(parts, strings.TrimSpace(r.Address+" "+r.Status))
+	}
+	if len(parts) > 0 {
+		if len(parts) > 3 {
+			parts = append(parts[:3], fmt.Sprintf("and %d more", len(parts)-3))
+		}
+		return strings.Join(parts, ", ")
+	}
+	return v.Subject
+}
+
 const storedColumns = `id, account, mailbox, uid_validity, uid, message_id, kind, size, received_at, report_date,
 	parsed, matched, unmatched, note, filed`
 
