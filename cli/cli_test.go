@@ -328,3 +328,35 @@ func TestStatusEvidence(t *testing.T) {
 		t.Errorf("rejected: %q, want the outbox's words", got)
 	}
 }
+
+// --text-file - reads the body from standard input (a script's pipe);
+// two bodies cannot both come from it.
+func TestSendBodyFromStdin(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, dir, "", "account", "add", "news", "--email", "news@example.test", "--smtp", "smtp.example.test:465",
+		"--smtp-security", "tls", "--username", "news", "--password-command", "echo x"); code != 0 {
+		t.Fatalf("account add: %s", errs)
+	}
+	code, out, errs := runCLI(t, dir, "Piped body line one.\nLine two.\n", "send", "--account", "news", "--to", "bob@example.test",
+		"--subject", "piped", "--text-file", "-")
+	if code != 0 {
+		t.Fatalf("send: exit %d: %s", code, errs)
+	}
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}, DataDir: dir}
+	ap, err := env.open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ap.Close()
+	var body []byte
+	if err := ap.DB.R.QueryRow(`SELECT body FROM copies WHERE message=?`, strings.TrimSpace(out)).Scan(&body); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), "Piped body line one.") {
+		t.Errorf("the queued copy lacks the piped body:\n%s", body)
+	}
+	if code, _, _ := runCLI(t, dir, "x", "send", "--account", "news", "--to", "bob@example.test", "--subject", "s",
+		"--text-file", "-", "--html-file", "-"); code != ExitUsage {
+		t.Errorf("two bodies from standard input: exit %d, want %d", code, ExitUsage)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -24,9 +25,9 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&cc, "cc", "copy recipient (repeatable)")
 	fs.Var(&bcc, "bcc", "hidden recipient (repeatable; never in a header)")
 	subject := fs.String("subject", "", "subject")
-	textFile := fs.String("text-file", "", "plain-text body file")
-	mdFile := fs.String("markdown-file", "", "Markdown body file (sent as text + HTML)")
-	htmlFile := fs.String("html-file", "", "HTML body file")
+	textFile := fs.String("text-file", "", "plain-text body file (- reads standard input)")
+	mdFile := fs.String("markdown-file", "", "Markdown body file, sent as text + HTML (- reads standard input)")
+	htmlFile := fs.String("html-file", "", "HTML body file (- reads standard input)")
 	fs.Var(&attach, "attach", "file to attach (repeatable)")
 	opens := fs.Bool("track-opens", false, "put an open-tracking pixel in each recipient's copy (HTML only); "+
 		"without --track-opens or --no-track-opens the account's default applies")
@@ -58,7 +59,16 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	}
 	req := app.SendRequest{Account: *account, To: to, Cc: cc, Bcc: bcc, Subject: *subject,
 		Attachments: attach, TrackOpens: *opens, TrackClicks: *clicks, Format: compose.FormatPlain}
+	stdinUsed := false
 	read := func(p string) (string, error) {
+		if p == "-" { // the body from a pipe: ... | mailroom send --text-file - ...
+			if stdinUsed {
+				return "", usagef("only one body file can be - (standard input)")
+			}
+			stdinUsed = true
+			b, err := io.ReadAll(env.Stdin)
+			return string(b), err
+		}
 		b, err := os.ReadFile(p)
 		return string(b), err
 	}
