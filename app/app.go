@@ -53,6 +53,10 @@ type App struct {
 	rootCAs *x509.CertPool // tests: trust this pool instead of the accounts' CA files
 	mu      sync.Mutex
 	tracker *sqlitestore.Store
+	// sentKick wakes the Sent-copy appender after the outbox changed, so a
+	// copy reaches the Sent mailbox seconds after its acceptance rather
+	// than at the next minute's look.
+	sentKick chan struct{}
 }
 
 // Options configure Open.
@@ -101,7 +105,14 @@ func (a *App) migrate(ctx context.Context) error {
 	if a.Outbox, err = outbox.Open(ctx, a.Store, nil); err != nil {
 		return err
 	}
-	a.Outbox.OnChange = func(string) { a.notify() }
+	a.sentKick = make(chan struct{}, 1)
+	a.Outbox.OnChange = func(string) {
+		a.notify()
+		select {
+		case a.sentKick <- struct{}{}:
+		default:
+		}
+	}
 	a.Reports, err = reports.Open(ctx, a.Store)
 	return err
 }

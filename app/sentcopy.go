@@ -76,6 +76,37 @@ func (a *App) AppendSent(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// sentSettle is how long the appender waits after the outbox changed
+// before it looks: a bulk send changes the outbox hundreds of times a
+// second, and one look (one IMAP connection) covers all of them.
+const sentSettle = 2 * time.Second
+
+// appendSentLoop appends Sent copies at start, shortly after the outbox
+// changes (an acceptance), and once a minute (copies whose append failed
+// before are tried again, up to maxSentAttempts).
+func (a *App) appendSentLoop(ctx context.Context) error {
+	for {
+		if err := a.AppendSent(ctx); err != nil {
+			a.Log.Warn("sent copies", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Minute):
+		case <-a.sentKick:
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(sentSettle):
+			}
+			select { // the changes meanwhile are covered by this look
+			case <-a.sentKick:
+			default:
+			}
+		}
+	}
+}
+
 func (a *App) recordSent(ctx context.Context, id string, err error) {
 	if err == nil {
 		a.DB.W.ExecContext(ctx, `UPDATE sent_copies SET appended_at=?, error='' WHERE message=?`, time.Now().UnixMilli(), id)

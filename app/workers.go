@@ -155,11 +155,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	keep(ctx, "outbox", a.runner().Run)
 	keep(ctx, "opens", a.runOpens)
-	keep(ctx, "sent-copies", every(time.Minute, func(ctx context.Context) {
-		if err := a.AppendSent(ctx); err != nil {
-			a.Log.Warn("sent copies", "err", err)
-		}
-	}))
+	keep(ctx, "sent-copies", a.appendSentLoop)
 	// Report syncers follow the account list: one per account with IMAP,
 	// restarted when its servers change, stopped when it is removed.
 	sy := a.syncer()
