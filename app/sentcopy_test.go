@@ -39,8 +39,8 @@ func TestSentCopyFollowsTheAcceptance(t *testing.T) {
 	ie := imapSrv.Endpoint()
 	acct := Account{Name: "work", Email: "alice@example.test", CAFile: caFile, PasswordSource: "command",
 		PasswordCommand: "echo " + imaptest.Password,
-		SMTP: mail.Endpoint{Host: "127.0.0.1", Port: smtpSrv.Port(), Security: mail.ImplicitTLS, Username: imaptest.User},
-		IMAP: mail.Endpoint{Host: ie.Host, Port: ie.Port, Security: mail.ImplicitTLS, Username: imaptest.User}}
+		SMTP:            mail.Endpoint{Host: "127.0.0.1", Port: smtpSrv.Port(), Security: mail.ImplicitTLS, Username: imaptest.User},
+		IMAP:            mail.Endpoint{Host: ie.Host, Port: ie.Port, Security: mail.ImplicitTLS, Username: imaptest.User}}
 	if err := a.Accounts.Add(ctx, acct, ""); err != nil {
 		t.Fatal(err)
 	}
