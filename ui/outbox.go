@@ -304,6 +304,8 @@ func (r *outboxRow) set(msg OutboxMessage) {
 		when = "paused"
 	case !msg.At.IsZero() && msg.At.After(now):
 		when = "scheduled " + fmtTime(msg.At, now)
+	case !msg.NextProbe.IsZero():
+		when = "server not answering"
 	case msg.NextAttempt.After(now):
 		when = "next attempt " + fmtTime(msg.NextAttempt, now)
 	}
@@ -362,6 +364,15 @@ func (o *outboxScreen) whenText(msg OutboxMessage, now time.Time) string {
 		return "Paused: the account " + msg.Account + " is paused; nothing is sent until you resume it."
 	case !msg.At.IsZero() && msg.At.After(now):
 		return "Scheduled to send " + at(msg.At) + "."
+	case !msg.NextProbe.IsZero():
+		// The breaker decides, not the recipients' retry times: "now"
+		// would be wrong while the server is down.
+		next := "the next one now"
+		if msg.NextProbe.After(now) {
+			next = fmt.Sprintf("the next at %s (in %s)", fmtTime(msg.NextProbe, now), roughDuration(msg.NextProbe.Sub(now)))
+		}
+		return fmt.Sprintf("The server has not answered since %s. Mailroom tries one connection at a time until it does: %s.",
+			fmtTime(msg.UnreachableSince, now), next)
 	case msg.NextAttempt.IsZero():
 		return "Waiting for the next attempt."
 	case !msg.NextAttempt.After(now):

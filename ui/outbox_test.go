@@ -81,3 +81,22 @@ func TestOutboxCountsRefusedApart(t *testing.T) {
 		t.Errorf("progress %q", got)
 	}
 }
+
+// While the server cannot be reached the card says so and when the next
+// probe goes out, not "Next attempt: now" from the recipients' past
+// retry times.
+func TestOutboxSaysWhenTheServerIsDown(t *testing.T) {
+	f := newFakes()
+	f.outbox.msgs = []OutboxMessage{{
+		ID: "o1", Account: "work", Subject: "while down", Created: testNow.Add(-10 * time.Minute),
+		NextAttempt: testNow.Add(-5 * time.Minute), Total: 1,
+		UnreachableSince: testNow.Add(-9 * time.Minute), NextProbe: testNow.Add(2 * time.Minute),
+		Recipients: []OutboxRecipient{{Address: "bob@example.test", Status: tracking.Deferred, Attempts: 1}},
+	}}
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenOutbox)
+	requireText(t, content(m), "The server has not answered since", "the next at", "(in 2 minutes)", "server not answering")
+	if hasText(content(m), "Next attempt: now") {
+		t.Error("the card says the next attempt is now while the server is down")
+	}
+}

@@ -233,10 +233,15 @@ type OutboxMessage struct {
 	Created       time.Time
 	At            time.Time // "send later" time, zero when sent at once
 	NextAttempt   time.Time // earliest next attempt over its recipients
-	Total         int       // recipients
-	Accepted      int       // recipients the server accepted (or further: delivered, bounced ...)
-	NotSent       int       // recipients done without acceptance: rejected, expired, canceled
-	Recipients    []OutboxRecipient
+	// UnreachableSince and NextProbe are set while the account's server
+	// cannot be reached: the outbox then tries one connection per
+	// interval (the next at NextProbe), whatever the recipients' times.
+	UnreachableSince time.Time
+	NextProbe        time.Time
+	Total            int // recipients
+	Accepted         int // recipients the server accepted (or further: delivered, bounced ...)
+	NotSent          int // recipients done without acceptance: rejected, expired, canceled
+	Recipients       []OutboxRecipient
 }
 
 // OutboxRecipient is one recipient's state in the outbox.

@@ -124,6 +124,9 @@ func (o *Outbox) List(ctx context.Context) ([]ui.OutboxMessage, error) {
 	for _, m := range msgs {
 		um := ui.OutboxMessage{ID: m.ID, Account: m.Account, AccountPaused: m.AccountInfo.Paused(), Subject: m.Subject,
 			Created: m.Created, NextAttempt: m.NextAttempt, Total: m.Progress.Total}
+		if m.AccountInfo.BreakerOpen() {
+			um.UnreachableSince, um.NextProbe = m.AccountInfo.UnreachableSince, m.AccountInfo.NextProbe
+		}
 		if m.Due.After(m.Created) {
 			um.At = m.Due
 		}
