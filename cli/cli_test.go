@@ -327,6 +327,11 @@ func TestStatusEvidence(t *testing.T) {
 	if got := statusEvidence(r); got != r.LastReply {
 		t.Errorf("rejected: %q, want the outbox's words", got)
 	}
+	r.Status = tracking.Canceled
+	r.Events = append(r.Events, tracking.EventStatus{Kind: tracking.EvCanceled, Source: tracking.SrcUser, Text: "Canceled before the server accepted it."})
+	if got := statusEvidence(r); got != "Canceled before the server accepted it." {
+		t.Errorf("canceled: %q", got)
+	}
 }
 
 // --text-file - reads the body from standard input (a script's pipe);

@@ -74,15 +74,23 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 
 // statusEvidence is the line beside a recipient's status: when a delivery
 // report set the status (delivered, delayed, relayed, bounced), the
-// report's status code and words; otherwise the outbox's last words about
-// the server's reply. (The outbox's words alone would say "accepted for
-// delivery" beside "bounced".)
+// report's status code and words; for a cancel, its own words; otherwise
+// the outbox's last words about the server's reply. (The outbox's words
+// alone would say "accepted for delivery" beside "bounced", or "the server
+// could not be reached" beside "canceled".)
 func statusEvidence(r tracking.RecipientStatus) string {
 	for i := len(r.Events) - 1; i >= 0; i-- {
 		e := r.Events[i]
-		if e.Source == tracking.SrcDSN && string(e.Kind) == string(r.Status) {
-			return "report: " + strings.TrimSpace(e.EnhancedCode+" "+e.Text)
+		if string(e.Kind) != string(r.Status) {
+			continue
 		}
+		switch {
+		case e.Source == tracking.SrcDSN:
+			return "report: " + strings.TrimSpace(e.EnhancedCode+" "+e.Text)
+		case r.Status == tracking.Canceled && e.Text != "":
+			return e.Text // "Canceled before the server accepted it."
+		}
+		break
 	}
 	return r.LastReply
 }
