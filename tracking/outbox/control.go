@@ -139,6 +139,15 @@ func (o *Outbox) RetryNow(ctx context.Context, id string) (time.Time, error) {
 			store.Millis(now), p.MinGap.Milliseconds(), msg); err != nil {
 			return err
 		}
+		// "Retry now" is the user's word that the network or the server
+		// is back: while the account's server is unreachable, its next
+		// probe (one connection, as any probe) comes now too, instead of
+		// holding the retry until the breaker's own time.
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox_accounts SET next_probe_at=?
+			WHERE account=(SELECT account FROM messages WHERE id=?) AND next_probe_at>?`,
+			store.Millis(now), msg, store.Millis(now)); err != nil {
+			return err
+		}
 		return tx.QueryRowContext(ctx, `SELECT coalesce(min(next_attempt_at),0) FROM recipients
 			WHERE message=? AND status IN ('queued','deferred','uncertain')`, msg).Scan(&at)
 	})

@@ -259,3 +259,39 @@ func TestUnreadablePasswordPausesAndSaysWhy(t *testing.T) {
 		t.Errorf("the server was asked: %+v", srv.Auths())
 	}
 }
+
+// "Retry now" while the server is unreachable probes at once (one
+// connection), instead of waiting for the breaker's next probe.
+func TestRetryNowProbesAnUnreachableServer(t *testing.T) {
+	clock := newFakeClock()
+	p := DefaultPolicy()
+	p.ProbeInterval = 10 * time.Minute // longer than the one-minute floor per message
+	e := newEnv(t, clock, &p)
+	srv := smtptest.Start(t, smtptest.Config{})
+	d := newPeerDialer(srv)
+	ep := srv.Endpoint()
+	ep.Port = closedPort(t)
+	d.ep = ep
+	r := e.runner(d)
+	id := e.enqueue(message("bob@example.test"))
+	e.runOnce(r)
+	if st, _ := e.ob.Accounts(e.ctx); !st["acct"].BreakerOpen() {
+		t.Fatal("breaker not open")
+	}
+	d.set(srv) // the network is back; the user knows it before the breaker does
+	clock.Advance(70 * time.Second)
+	e.runOnce(r)
+	if s := e.statuses(id)["bob@example.test"]; s == tracking.Accepted {
+		t.Fatal("sent before the probe time without Retry now: the test proves nothing")
+	}
+	if _, err := e.ob.RetryNow(e.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	e.runOnce(r)
+	if s := e.statuses(id)["bob@example.test"]; s != tracking.Accepted {
+		t.Fatalf("after Retry now: %s, want accepted", s)
+	}
+	if n := d.dials.Load(); n != 2 {
+		t.Errorf("%d dials, want 2 (the failed one and the one Retry now asked for)", n)
+	}
+}
