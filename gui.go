@@ -52,6 +52,9 @@ func runGUI(ctx context.Context, dataFlag string) error {
 	if v := os.Getenv("MAILROOM_OPEN"); v != "" {
 		openView(win, v)
 	}
+	if pid, busy := core.Outbox.SenderBusy(); busy {
+		win.ShowSenderBusy(pid)
+	}
 
 	workers, stop := context.WithCancel(ctx)
 	defer stop()

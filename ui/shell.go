@@ -187,6 +187,22 @@ func (m *MainWindow) Close() {
 	m.compose().flush(func() { m.Window.Close() })
 }
 
+// ShowSenderBusy tells the user that another process sends from this data
+// directory (a second window, or `mailroom run`): this window shows the
+// same mail and queues what is written in it, and the other process sends
+// it. Without the notice a second window would simply never send, and say
+// nothing.
+func (m *MainWindow) ShowSenderBusy(pid int) {
+	who := "Another Mailroom process"
+	if pid > 0 {
+		who = fmt.Sprintf("Another Mailroom process (pid %d)", pid)
+	}
+	dialog.ShowInformation("Mailroom is already sending",
+		who+" sends from this data directory: a window opened before, or `mailroom run`.\n\n"+
+			"This window shows the same mail and queues what you write here; that process sends it. "+
+			"Close one of them to keep a single window.", m.Window)
+}
+
 // ShowScreen selects a screen by name (see the Screen* constants).
 func (m *MainWindow) ShowScreen(name string) error {
 	if a := m.built.accounts; a != nil && a.dlg != nil && a.dlg.d != nil {

@@ -155,3 +155,13 @@ func TestShellBuildsScreensOnFirstUse(t *testing.T) {
 		t.Error("Close built Compose")
 	}
 }
+
+func TestSenderBusyNotice(t *testing.T) {
+	m := newTestWindow(t, newFakes())
+	m.ShowSenderBusy(4242)
+	top := m.env.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no notice")
+	}
+	requireText(t, top, "Mailroom is already sending", "(pid 4242)", "that process sends it")
+}

@@ -383,3 +383,33 @@ func TestKillAtNamedPoints(t *testing.T) {
 	}
 	t.Logf("outcome per kill point:\n%s", strings.Join(table, "\n"))
 }
+
+// SenderBusy sees the lock another sender holds (here another open file
+// description of this process, which flock treats alike) and its pid, and
+// takes nothing: the holder keeps it, and after it is released a Runner's
+// lock succeeds.
+func TestSenderBusy(t *testing.T) {
+	e := newEnv(t, SystemClock{}, nil)
+	if pid, busy := e.ob.SenderBusy(); busy {
+		t.Fatalf("busy (pid %d) before anyone sent", pid)
+	}
+	l, err := lockSender(e.db.Path + "-sender.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid, busy := e.ob.SenderBusy(); !busy || pid != os.Getpid() {
+		t.Fatalf("SenderBusy = %d, %v; want %d, true", pid, busy, os.Getpid())
+	}
+	if pid, busy := e.ob.SenderBusy(); !busy || pid != os.Getpid() {
+		t.Fatalf("a second look changed the lock: %d, %v", pid, busy)
+	}
+	l.Close()
+	if _, busy := e.ob.SenderBusy(); busy {
+		t.Fatal("busy after the holder released the lock")
+	}
+	l2, err := lockSender(e.db.Path + "-sender.lock")
+	if err != nil {
+		t.Fatalf("lock after SenderBusy looked: %v", err)
+	}
+	l2.Close()
+}

@@ -35,3 +35,23 @@ func lockSender(path string) (io.Closer, error) {
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return f, nil
 }
+
+// senderHeld reports whether another process holds the sender lock at
+// path, and its pid when it wrote one. It only looks: a lock it gets is
+// released at once and the file is left as it was.
+func senderHeld(path string) (pid int, held bool) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, false // no lock file: nobody has sent from this database yet
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return 0, false
+	} else if !errors.Is(err, syscall.EWOULDBLOCK) {
+		return 0, false
+	}
+	b, _ := io.ReadAll(io.LimitReader(f, 32))
+	pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid, true
+}

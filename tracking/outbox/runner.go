@@ -135,6 +135,17 @@ func (r *Runner) RunOnce(ctx context.Context) error { return r.run(ctx, true) }
 // senders would each take the other's in-flight work for a crash.
 var ErrBusy = errors.New("another Mailroom process is sending from this database")
 
+// SenderBusy reports whether another process (a second window, or
+// `mailroom run`) holds this database's sender lock, with its pid when
+// known: a Runner started here would then refuse with ErrBusy. It only
+// looks and takes nothing.
+func (o *Outbox) SenderBusy() (pid int, busy bool) {
+	if o.Store.DB.Path == "" {
+		return 0, false
+	}
+	return senderHeld(o.Store.DB.Path + "-sender.lock")
+}
+
 // start takes the sender lock and recovers what a crashed sender left in
 // flight. Every run does both: between runs this Runner has nothing in
 // flight, and another process may have sent (and crashed) meanwhile.
