@@ -30,6 +30,10 @@ type SendRequest struct {
 	Attachments []string       // file paths, read at enqueue
 	TrackOpens  bool
 	TrackClicks bool
+	// ReadReceipt asks the recipients' programs for a read receipt
+	// (RFC 8098 Disposition-Notification-To, to the account's address);
+	// the report sync turns the MDNs that come back into "read" events.
+	ReadReceipt bool
 	At          time.Time // zero: now
 }
 
@@ -95,6 +99,9 @@ func (a *App) Draft(ctx context.Context, req SendRequest) (compose.Draft, *Accou
 	}
 	if acct != nil {
 		d.From = mail.Address{Name: acct.DisplayName, Address: acct.Email}
+		if req.ReadReceipt {
+			d.Headers = append(d.Headers, compose.HeaderField{Name: "Disposition-Notification-To", Value: "<" + acct.Email + ">"})
+		}
 		_, domain, _ := strings.Cut(acct.Email, "@")
 		d.MessageID = compose.NewMessageID(domain)
 		fields = append(fields, compose.Validate(d)...)

@@ -89,3 +89,33 @@ func TestSendRejectsBadInputWithFieldErrors(t *testing.T) {
 		t.Fatal("a rejected draft was queued")
 	}
 }
+
+// A read receipt request is a Disposition-Notification-To field naming
+// the account's address, in every copy; without the request, none.
+func TestSendAsksForReadReceipt(t *testing.T) {
+	ctx := context.Background()
+	a := testApp(t)
+	for _, want := range []bool{true, false} {
+		id, err := a.Send(ctx, SendRequest{Account: "work", To: []string{"bob@example.test, carol@example.test"}, Subject: "receipt", Text: "hi", ReadReceipt: want})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := a.DB.R.Query(`SELECT body FROM copies WHERE message=?`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			var body []byte
+			rows.Scan(&body)
+			n++
+			if got := strings.Contains(string(body), "Disposition-Notification-To: <alice@example.test>\r\n"); got != want {
+				t.Errorf("read receipt %v: header present %v in\n%s", want, got, body)
+			}
+		}
+		rows.Close()
+		if n == 0 {
+			t.Fatal("no copy")
+		}
+	}
+}

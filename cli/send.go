@@ -25,6 +25,7 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&cc, "cc", "copy recipient (repeatable)")
 	fs.Var(&bcc, "bcc", "hidden recipient (repeatable; never in a header)")
 	subject := fs.String("subject", "", "subject")
+	readReceipt := fs.Bool("read-receipt", false, "ask the recipients' programs for a read receipt (RFC 8098); the ones that come back show as \"read\"")
 	textFile := fs.String("text-file", "", "plain-text body file (- reads standard input)")
 	mdFile := fs.String("markdown-file", "", "Markdown body file, sent as text + HTML (- reads standard input)")
 	htmlFile := fs.String("html-file", "", "HTML body file (- reads standard input)")
@@ -58,7 +59,7 @@ func runSend(ctx context.Context, env *Env, args []string) error {
 		return usagef("give --track-clicks or --no-track-clicks, not both")
 	}
 	req := app.SendRequest{Account: *account, To: to, Cc: cc, Bcc: bcc, Subject: *subject,
-		Attachments: attach, TrackOpens: *opens, TrackClicks: *clicks, Format: compose.FormatPlain}
+		Attachments: attach, TrackOpens: *opens, TrackClicks: *clicks, ReadReceipt: *readReceipt, Format: compose.FormatPlain}
 	stdinUsed := false
 	read := func(p string) (string, error) {
 		if p == "-" { // the body from a pipe: ... | mailroom send --text-file - ...

@@ -54,6 +54,7 @@ type composeScreen struct {
 	maxSize     int64
 
 	trackOpens, trackClicks *widget.Check
+	readReceipt             *widget.Check
 	trackNote               *widget.Label
 	// opensByHand and clicksByHand: the user set that box in this message
 	// (or it came from a saved draft), so account defaults leave it alone.
@@ -151,6 +152,9 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 		c.updateTrackNote()
 		c.changed()
 	})
+	// A read receipt is the recipient's own answer (their program asks
+	// them), unlike a pixel: it needs no tracker and works in plain text.
+	c.readReceipt = widget.NewCheck("Ask for a read receipt", func(bool) { c.changed() })
 	c.trackNote = widget.NewLabel(plainTrackingNote)
 	c.trackNote.Importance = widget.WarningImportance
 	c.trackNote.Wrapping = fyne.TextWrapWord
@@ -200,7 +204,7 @@ func newComposeScreen(e *env, m *MainWindow) *composeScreen {
 	)
 	foot := container.NewVBox(
 		container.NewHBox(attach, widget.NewLabel("Attachments:")), c.attachBox, c.attachWarn,
-		container.NewHBox(c.trackOpens, c.trackClicks), c.trackNote,
+		container.NewHBox(c.trackOpens, c.trackClicks, c.readReceipt), c.trackNote,
 		c.laterRow,
 		container.NewHBox(c.sendBtn, c.laterBtn, layout.NewSpacer(), saveBtn, discard),
 		c.status,
@@ -372,6 +376,7 @@ func (c *composeScreen) input() ComposeInput {
 		Attachments: append([]Attachment(nil), c.attachments...),
 		TrackOpens:  c.trackOpens.Checked,
 		TrackClicks: c.trackClicks.Checked,
+		ReadReceipt: c.readReceipt.Checked,
 		DraftID:     c.draftID,
 	}
 	if c.format.Selected == labelMarkdown {
@@ -404,6 +409,7 @@ func (c *composeScreen) load(d Draft) {
 	c.refreshAttachments()
 	c.trackOpens.SetChecked(in.TrackOpens)
 	c.trackClicks.SetChecked(in.TrackClicks)
+	c.readReceipt.SetChecked(in.ReadReceipt)
 	// A saved draft keeps its tracking choices; a new message takes the
 	// account's defaults (reset applies them).
 	c.opensByHand, c.clicksByHand = d.ID != "", d.ID != ""

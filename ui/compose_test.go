@@ -313,3 +313,33 @@ func TestComposeDraftKeepsTrackingAndLateAccountsApplyDefaults(t *testing.T) {
 	q.drain()
 	requireTracking(t, m2.compose(), "new message once work (clicks on) arrived", false, true)
 }
+
+// "Ask for a read receipt" goes with the send, survives a draft and is
+// off again on a new message.
+func TestComposeReadReceipt(t *testing.T) {
+	f := newFakes()
+	m := newTestWindow(t, f)
+	m.ShowScreen(ScreenCompose)
+	c := m.compose()
+	test.Type(c.to, "bob@example.com")
+	test.Tap(c.readReceipt)
+	if !c.input().ReadReceipt {
+		t.Fatal("the check is not in the input")
+	}
+	id, err := f.drafts.Save(context.Background(), Draft{Input: c.input()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.reset()
+	if c.readReceipt.Checked {
+		t.Error("a new message starts with a read receipt asked for")
+	}
+	m.OpenDraft(id)
+	if !m.compose().readReceipt.Checked {
+		t.Error("the draft lost its read receipt request")
+	}
+	m.compose().send()
+	if len(f.compose.sent) != 1 || !f.compose.sent[0].ReadReceipt {
+		t.Fatalf("sent %+v", f.compose.sent)
+	}
+}

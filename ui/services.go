@@ -148,6 +148,7 @@ type ComposeInput struct {
 	Attachments []Attachment
 	TrackOpens  bool
 	TrackClicks bool
+	ReadReceipt bool      // ask for a read receipt (RFC 8098)
 	At          time.Time // zero: send now; otherwise "send later"
 	DraftID     string    // the draft this came from, deleted once queued
 }

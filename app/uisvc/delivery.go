@@ -40,7 +40,7 @@ var _ ui.ComposeService = (*Compose)(nil)
 func request(in ui.ComposeInput) app.SendRequest {
 	req := app.SendRequest{Account: in.Account, To: []string{in.To}, Cc: []string{in.Cc}, Bcc: []string{in.Bcc},
 		Subject: in.Subject, Text: in.Body, Format: compose.FormatPlain, TrackOpens: in.TrackOpens,
-		TrackClicks: in.TrackClicks, At: in.At}
+		TrackClicks: in.TrackClicks, ReadReceipt: in.ReadReceipt, At: in.At}
 	if in.Format == ui.FormatMarkdown {
 		req.Format = compose.FormatMarkdown
 	}
