@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -467,9 +468,24 @@ func evidenceLines(ev tracking.Event) []string {
 				name = strings.ToUpper(name[:1]) + name[1:]
 			}
 		}
-		lines = append(lines, fmt.Sprintf("%s: %v", name, v))
+		lines = append(lines, fmt.Sprintf("%s: %v", name, evidenceValue(v)))
 	}
 	return lines
+}
+
+// evidenceValue shows a stored time ("2026-11-24T01:47:23.577802756Z") as
+// a reader would write it, in local time to the second; anything else as
+// stored.
+func evidenceValue(v any) any {
+	s, ok := v.(string)
+	if !ok || len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' || s[10] != 'T' {
+		return v
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return v
+	}
+	return t.Local().Format("Mon 2 Jan 2006 15:04:05 MST")
 }
 
 func openClassWords(c tracking.OpenClass) string {

@@ -144,11 +144,15 @@ func TestEvidenceUsesReportFieldNames(t *testing.T) {
 			`"original_recipient":"bob@example.test","envelope_id":"mr.1","report_date":"2026-11-24T01:52:14Z",` +
 			`"report_kind":"dsn","report_message_id":"<r@mx>","last_attempt":"2026-11-24T01:52:13Z"}`}
 	text := strings.Join(evidenceLines(ev), "\n")
+	reportDate := time.Date(2026, 11, 24, 1, 52, 14, 0, time.UTC).Local().Format("Mon 2 Jan 2006 15:04:05 MST")
 	for _, want := range []string{"Original-Recipient: bob@example.test", "Original-Envelope-Id: mr.1", "Class: success",
-		"Report date: 2026-11-24T01:52:14Z", "Report kind: dsn", "Report Message-ID: <r@mx>", "Last-Attempt-Date: "} {
+		"Report date: " + reportDate, "Report kind: dsn", "Report Message-ID: <r@mx>", "Last-Attempt-Date: "} {
 		if !strings.Contains(text, want) {
 			t.Errorf("evidence lacks %q:\n%s", want, text)
 		}
+	}
+	if strings.Contains(text, "T01:52:14Z") {
+		t.Errorf("a stored time shown raw:\n%s", text)
 	}
 	for _, line := range evidenceLines(ev) {
 		if strings.Contains(line, "_") || (line != "" && strings.ToLower(line[:1]) == line[:1] && line[0] >= 'a' && line[0] <= 'z') {
