@@ -298,7 +298,7 @@ func (r *outboxRow) set(msg OutboxMessage) {
 	}
 	setText(r.subject, s)
 	now := r.o.e.now()
-	when := "next attempt soon"
+	when := "next try soon" // short: the row truncates what does not fit
 	switch {
 	case msg.AccountPaused:
 		when = "paused"
@@ -307,7 +307,7 @@ func (r *outboxRow) set(msg OutboxMessage) {
 	case !msg.NextProbe.IsZero():
 		when = "server not answering"
 	case msg.NextAttempt.After(now):
-		when = "next attempt " + fmtTime(msg.NextAttempt, now)
+		when = "next try " + fmtTime(msg.NextAttempt, now)
 	}
 	setText(r.meta, fmt.Sprintf("%d/%d accepted%s · %s · %s", msg.Accepted, msg.Total, notSentText(msg, ", "), msg.Account, when))
 	st, n := pressingStatus(msg.Recipients)
