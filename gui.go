@@ -66,6 +66,13 @@ func runGUI(ctx context.Context, dataFlag string) error {
 	var startOnce sync.Once
 	fa.Lifecycle().SetOnStarted(func() {
 		go tuneMemoryLimit(workers)
+		if os.Getenv("MAILROOM_NO_WORKERS") == "1" {
+			// Screenshots and demos: the window only, no sending, no
+			// IMAP, no DNS lookups of the example accounts' hosts, and
+			// the same picture every run.
+			log.Info("MAILROOM_NO_WORKERS=1: not sending or syncing")
+			return
+		}
 		time.AfterFunc(workersGrace, func() {
 			startOnce.Do(func() {
 				go func() {
