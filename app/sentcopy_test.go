@@ -2,15 +2,12 @@ package app
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"mailroom/mail"
+	"mailroom/internal/peers"
 	"mailroom/mail/imapsource"
-	"mailroom/mail/imapsource/imaptest"
-	"mailroom/mail/smtptest"
 )
 
 // While the workers run, a message's Sent copy reaches the \Sent mailbox
@@ -21,26 +18,14 @@ func TestSentCopyFollowsTheAcceptance(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	imapSrv := imaptest.NewServer(t, imaptest.Options{})
-	smtpSrv := smtptest.Start(t, smtptest.Config{Security: mail.ImplicitTLS, Username: imaptest.User, Password: imaptest.Password})
-	ca, err := os.ReadFile(imapSrv.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, append(ca, smtpSrv.CAPEM()...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := peers.Start(t, dir)
 	a, err := Open(ctx, Options{DataDir: filepath.Join(dir, "data")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	ie := imapSrv.Endpoint()
-	acct := Account{Name: "work", Email: "alice@example.test", CAFile: caFile, PasswordSource: "command",
-		PasswordCommand: "echo " + imaptest.Password,
-		SMTP:            mail.Endpoint{Host: "127.0.0.1", Port: smtpSrv.Port(), Security: mail.ImplicitTLS, Username: imaptest.User},
-		IMAP:            mail.Endpoint{Host: ie.Host, Port: ie.Port, Security: mail.ImplicitTLS, Username: imaptest.User}}
+	acct := Account{Name: "work", Email: "alice@example.test", CAFile: p.CAFile, PasswordSource: "command",
+		PasswordCommand: "echo " + peers.Password, SMTP: p.SMTPEndpoint(), IMAP: p.IMAPEndpoint()}
 	if err := a.Accounts.Add(ctx, acct, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +40,7 @@ func TestSentCopyFollowsTheAcceptance(t *testing.T) {
 	}
 	a.Outbox.Kick()
 
+	ie := p.IMAP.Endpoint() // with the credentials
 	src, err := imapsource.Dial(ctx, ie, imapsource.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +56,7 @@ func TestSentCopyFollowsTheAcceptance(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no Sent copy 20 s after sending (SMTP peer received %d)", len(smtpSrv.Received()))
+			t.Fatalf("no Sent copy 20 s after sending (SMTP peer received %d)", len(p.SMTP.Received()))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -9,9 +9,8 @@ import (
 
 	"mailroom/app"
 	"mailroom/app/uisvc"
+	"mailroom/internal/peers"
 	"mailroom/mail"
-	"mailroom/mail/imapsource/imaptest"
-	"mailroom/mail/smtptest"
 	"mailroom/ui"
 )
 
@@ -22,18 +21,9 @@ import (
 func TestAccountTestUsesTheSavedPasswordCommand(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	imapSrv := imaptest.NewServer(t, imaptest.Options{})
-	smtpSrv := smtptest.Start(t, smtptest.Config{Security: mail.ImplicitTLS, Username: imaptest.User, Password: imaptest.Password})
-	ca, err := os.ReadFile(imapSrv.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, append(ca, smtpSrv.CAPEM()...), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := peers.Start(t, dir)
 	pwFile := filepath.Join(dir, "pw")
-	if err := os.WriteFile(pwFile, []byte(imaptest.Password+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(pwFile, []byte(peers.Password+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	a, err := app.Open(ctx, app.Options{DataDir: filepath.Join(dir, "data")})
@@ -42,11 +32,11 @@ func TestAccountTestUsesTheSavedPasswordCommand(t *testing.T) {
 	}
 	t.Cleanup(func() { a.Close() })
 	s, _ := uisvc.Services(a)
-	ie := imapSrv.Endpoint()
+	se, ie := p.SMTPEndpoint(), p.IMAPEndpoint()
 	in := ui.AccountInput{Account: ui.Account{Name: "work", Email: "alice@example.test",
-		SMTPHost: "127.0.0.1", SMTPPort: smtpSrv.Port(), SMTPSecurity: mail.ImplicitTLS,
+		SMTPHost: se.Host, SMTPPort: se.Port, SMTPSecurity: mail.ImplicitTLS,
 		IMAPHost: ie.Host, IMAPPort: ie.Port, IMAPSecurity: mail.ImplicitTLS,
-		Username: imaptest.User, CAFile: caFile, PasswordSource: ui.PasswordCommand},
+		Username: peers.User, CAFile: p.CAFile, PasswordSource: ui.PasswordCommand},
 		PasswordCommand: "cat " + pwFile}
 	if err := s.Accounts.Add(ctx, in); err != nil {
 		t.Fatal(err)
