@@ -140,6 +140,18 @@ func (s Status) Final() bool {
 	return true
 }
 
+// HandedOver reports whether a submission server accepted the message for
+// the recipient: accepted, or a report about it since (relayed, delayed,
+// delivered, bounced). A final status that is not handed over (rejected,
+// expired, canceled) means the message never left.
+func (s Status) HandedOver() bool {
+	switch s {
+	case Accepted, Relayed, Delayed, Delivered, Bounced:
+		return true
+	}
+	return false
+}
+
 // OpenDetail is the Detail JSON of an "opened" or "clicked" event.
 type OpenDetail struct {
 	Class     OpenClass `json:"class"`

@@ -215,3 +215,15 @@ func TestApplyToCachedResultEqualsDerive(t *testing.T) {
 		}
 	}
 }
+
+func TestHandedOver(t *testing.T) {
+	want := map[Status]bool{Accepted: true, Relayed: true, Delayed: true, Delivered: true, Bounced: true}
+	for _, s := range AllStatuses {
+		if got := s.HandedOver(); got != want[s] {
+			t.Errorf("%s.HandedOver() = %v", s, got)
+		}
+		if s.HandedOver() && !s.Final() {
+			t.Errorf("%s is handed over but not final", s)
+		}
+	}
+}

@@ -35,7 +35,14 @@ var statusGroups = []struct {
 
 // acceptedOrLater are the statuses of recipients the submission server
 // took: whatever a report said afterwards, the message left.
-var acceptedOrLater = []tracking.Status{tracking.Accepted, tracking.Relayed, tracking.Delayed, tracking.Delivered, tracking.Bounced}
+var acceptedOrLater = func() (ss []tracking.Status) {
+	for _, s := range tracking.AllStatuses {
+		if s.HandedOver() {
+			ss = append(ss, s)
+		}
+	}
+	return ss
+}()
 
 // trackingScreen is the Sent / Tracking list: a virtualized list fed page
 // by page from TrackingService.Page, with filters, search, sort and

@@ -132,11 +132,10 @@ func (o *Outbox) List(ctx context.Context) ([]ui.OutboxMessage, error) {
 		}
 		for _, r := range m.Recipients {
 			switch {
-			case waitingOrHeld(r.Status):
-			case r.Status == tracking.Rejected || r.Status == tracking.Expired || r.Status == tracking.Canceled:
-				um.NotSent++
-			default: // accepted, then relayed, delayed, delivered or bounced
+			case r.Status.HandedOver():
 				um.Accepted++
+			case r.Status.Final(): // rejected, expired, canceled
+				um.NotSent++
 			}
 			um.Recipients = append(um.Recipients, ui.OutboxRecipient{Address: r.Address, Status: r.Status,
 				Attempts: r.Attempts, NextAttempt: r.NextAttempt, LastReply: r.LastReply})
@@ -144,10 +143,6 @@ func (o *Outbox) List(ctx context.Context) ([]ui.OutboxMessage, error) {
 		out = append(out, um)
 	}
 	return out, nil
-}
-
-func waitingOrHeld(s tracking.Status) bool {
-	return s == tracking.Queued || s == tracking.Sending || s == tracking.Deferred || s == tracking.Uncertain
 }
 
 func (o *Outbox) RetryNow(ctx context.Context, id string) error {
