@@ -79,18 +79,19 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 // alone would say "accepted for delivery" beside "bounced", or "the server
 // could not be reached" beside "canceled".)
 func statusEvidence(r tracking.RecipientStatus) string {
+	// The event that set the status is the latest of its kind.
 	for i := len(r.Events) - 1; i >= 0; i-- {
 		e := r.Events[i]
 		if string(e.Kind) != string(r.Status) {
 			continue
 		}
-		switch {
-		case e.Source == tracking.SrcDSN:
+		if e.Source == tracking.SrcDSN {
 			return "report: " + strings.TrimSpace(e.EnhancedCode+" "+e.Text)
-		case r.Status == tracking.Canceled && e.Text != "":
+		}
+		if r.Status == tracking.Canceled && e.Text != "" {
 			return e.Text // "Canceled before the server accepted it."
 		}
-		break
+		return r.LastReply
 	}
 	return r.LastReply
 }

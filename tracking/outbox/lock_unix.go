@@ -21,10 +21,10 @@ func lockSender(path string) (io.Closer, error) {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		b, _ := io.ReadAll(io.LimitReader(f, 32))
+		pid := holderPID(f)
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid > 0 {
+			if pid > 0 {
 				return nil, fmt.Errorf("%w (pid %d)", ErrBusy, pid)
 			}
 			return nil, ErrBusy
@@ -51,7 +51,13 @@ func senderHeld(path string) (pid int, held bool) {
 	} else if !errors.Is(err, syscall.EWOULDBLOCK) {
 		return 0, false
 	}
+	return holderPID(f), true
+}
+
+// holderPID reads the pid the lock's holder wrote into the file (0 when
+// there is none).
+func holderPID(f *os.File) int {
 	b, _ := io.ReadAll(io.LimitReader(f, 32))
-	pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid, true
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
 }
