@@ -266,10 +266,15 @@ func newOutboxRow(o *outboxScreen) *outboxRow {
 	r.meta.Truncation = fyne.TextTruncateEllipsis
 	// The badge column has one width for every row, so that the subjects
 	// start at the same x whatever each row's badge says.
-	badgeCol := withMinWidth(o.badgeWidth(), container.NewHBox(container.NewCenter(r.b.box)))
-	r.outer = container.NewBorder(nil, nil, badgeCol, nil, container.NewVBox(r.subject, r.meta))
+	r.outer = container.NewBorder(nil, nil, o.badgeColumn(container.NewCenter(r.b.box)), nil, container.NewVBox(r.subject, r.meta))
 	r.ExtendBaseWidget(r)
 	return r
+}
+
+// badgeColumn holds a badge at its own size in a column as wide as the
+// widest usual badge, so that what follows it lines up row after row.
+func (o *outboxScreen) badgeColumn(badge fyne.CanvasObject) fyne.CanvasObject {
+	return withMinWidth(o.badgeWidth(), container.NewHBox(badge))
 }
 
 // badgeWidth is the width of the widest badge a row usually shows: a
@@ -390,8 +395,7 @@ func (o *outboxScreen) recipientRow(r OutboxRecipient, now time.Time) fyne.Canva
 	if !r.NextAttempt.IsZero() && r.NextAttempt.After(now) {
 		info = append(info, "next "+fmtTime(r.NextAttempt, now))
 	}
-	badge := withMinWidth(o.badgeWidth(), container.NewHBox(statusBadge(r.Status, 1))) // addresses in one column
-	line := newFlow(badge, addr, widget.NewLabel(strings.Join(info, " · ")))
+	line := newFlow(o.badgeColumn(statusBadge(r.Status, 1)), addr, widget.NewLabel(strings.Join(info, " · ")))
 	if r.LastReply == nil {
 		return line
 	}
