@@ -15,6 +15,7 @@ import (
 	"mailroom/mail/compose"
 	"mailroom/tracking/opentrack"
 	"mailroom/tracking/outbox"
+	"mailroom/tracking/store"
 )
 
 // Resend enqueues a new message for one recipient of an earlier one: the
@@ -22,18 +23,19 @@ import (
 // ENVID and tracking id, so its journey is tracked apart from the first.
 func (a *App) Resend(ctx context.Context, id, address string) (string, error) {
 	var account, from, subject string
-	var body []byte
+	var prefix, body, suffix []byte
 	var trackOpens, trackClicks bool
-	err := a.DB.R.QueryRowContext(ctx, `SELECT m.account, m.from_addr, m.subject, m.track_opens, m.track_clicks, c.body
-		FROM messages m JOIN recipients r ON r.message=m.id JOIN copies c ON c.id=r.copy
+	err := a.DB.R.QueryRowContext(ctx, `SELECT m.account, m.from_addr, m.subject, m.track_opens, m.track_clicks, `+store.CopyBodyColumns+`
+		FROM messages m JOIN recipients r ON r.message=m.id JOIN copies c ON c.id=r.copy`+store.CopyBaseJoin+`
 		WHERE (m.id=? OR m.message_id=?) AND lower(r.address)=lower(?) LIMIT 1`, id, id, address).
-		Scan(&account, &from, &subject, &trackOpens, &trackClicks, &body)
+		Scan(&account, &from, &subject, &trackOpens, &trackClicks, &prefix, &body, &suffix)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("message %s has no recipient %s", id, address)
 	}
 	if err != nil {
 		return "", err
 	}
+	body = store.JoinBody(prefix, body, suffix)
 	_, domain, _ := strings.Cut(from, "@")
 	msgID := compose.NewMessageID(domain)
 	cid, err := opentrack.NewCopyID()

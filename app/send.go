@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"os"
 	"path/filepath"
@@ -137,12 +139,20 @@ func (a *App) Send(ctx context.Context, req SendRequest) (string, error) {
 	msg := outbox.Message{Account: acct.Name, From: acct.Email, Subject: d.Subject, MessageID: d.MessageID,
 		DueAt: req.At, TrackOpens: req.TrackOpens, TrackClicks: req.TrackClicks}
 	kinds := recipientKinds(d)
+	// Every copy gets the same MIME boundaries, so that copies differ only
+	// where their recipient's tracking is and each after the first is
+	// stored as the bytes around that (outbox.Copy.Share): attachments are
+	// kept once, not once per recipient.
+	var boundarySeed [32]byte
+	if _, err := cryptorand.Read(boundarySeed[:]); err != nil {
+		return "", err
+	}
 	for _, plan := range compose.Plan(d, personalized) {
 		cid, err := opentrack.NewCopyID()
 		if err != nil {
 			return "", err
 		}
-		opt := compose.CopyOptions{TrackingID: cid.String()}
+		opt := compose.CopyOptions{TrackingID: cid.String(), Rand: rand.NewChaCha8(boundarySeed)}
 		if personalized {
 			opt.HTMLTransform = func(html []byte) ([]byte, error) {
 				return links.Apply(html, cid, req.TrackOpens, req.TrackClicks)
@@ -160,6 +170,9 @@ func (a *App) Send(ctx context.Context, req SendRequest) (string, error) {
 			}
 			c.Recipients = append(c.Recipients, outbox.Recipient{Address: addr, Kind: kinds[strings.ToLower(r.Address)],
 				Trackable: personalized && plan.Personal})
+		}
+		if len(msg.Copies) > 0 {
+			c.Share(msg.Copies[0].Body)
 		}
 		msg.Copies = append(msg.Copies, c)
 	}

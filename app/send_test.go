@@ -1,12 +1,17 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	gomail "net/mail"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"mailroom/mail"
+	"mailroom/mail/compose"
 	"mailroom/tracking/store"
 )
 
@@ -117,5 +122,79 @@ func TestSendAsksForReadReceipt(t *testing.T) {
 		if n == 0 {
 			t.Fatal("no copy")
 		}
+	}
+}
+
+// A tracked send with an attachment keeps the attachment once, whatever
+// the number of recipients: each copy after the first is stored as the
+// bytes around its own tracking header and pixel. Every copy reads back
+// whole, with its own pixel, and a resend of one is whole too.
+func TestTrackedSendStoresAttachmentOnce(t *testing.T) {
+	ctx := context.Background()
+	a := testApp(t)
+	if err := a.SetSetting(ctx, "tracking.mode", "builtin"); err != nil {
+		t.Fatal(err)
+	}
+	att := filepath.Join(t.TempDir(), "report.pdf")
+	if err := os.WriteFile(att, bytes.Repeat([]byte("%PDF-1.7 not really\n"), 20_000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rcpts := []string{"bob@example.test", "carol@example.test", "dave@example.test", "erin@example.test"}
+	id, err := a.Send(ctx, SendRequest{Account: "work", To: rcpts[:2], Bcc: rcpts[2:], Subject: "report",
+		Format: compose.FormatHTML, HTML: "<p>The report is attached.</p>", Attachments: []string{att}, TrackOpens: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := a.DB.R.Query(`SELECT length(c.body), `+store.CopyBodyColumns+` FROM copies c`+store.CopyBaseJoin+`
+		WHERE c.message=? ORDER BY c.id`, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored int
+	var bodies [][]byte
+	for rows.Next() {
+		var n int
+		var prefix, middle, suffix []byte
+		if err := rows.Scan(&n, &prefix, &middle, &suffix); err != nil {
+			t.Fatal(err)
+		}
+		stored += n
+		bodies = append(bodies, store.JoinBody(prefix, middle, suffix))
+	}
+	rows.Close()
+	if len(bodies) != len(rcpts) {
+		t.Fatalf("%d copies for %d recipients", len(bodies), len(rcpts))
+	}
+	one := len(bodies[0])
+	if stored > one+(len(rcpts)-1)*4096 {
+		t.Errorf("%d copies of %d bytes stored in %d bytes: the attachment is kept more than once", len(rcpts), one, stored)
+	}
+	pixels := map[string]bool{}
+	for i, b := range bodies {
+		if err := compose.CheckWire(b); err != nil {
+			t.Errorf("copy %d: %v", i, err)
+		}
+		m, err := gomail.ReadMessage(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("copy %d: %v", i, err)
+		}
+		pixels[m.Header.Get(compose.TrackingHeader)] = true
+		if len(b) < 400_000 {
+			t.Errorf("copy %d is %d bytes: no attachment", i, len(b))
+		}
+	}
+	if len(pixels) != len(rcpts) {
+		t.Errorf("tracking ids %v: want one per copy", pixels)
+	}
+	newID, err := a.Resend(ctx, id, "dave@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resent []byte
+	if err := a.DB.R.QueryRow(`SELECT body FROM copies WHERE message=?`, newID).Scan(&resent); err != nil {
+		t.Fatal(err)
+	}
+	if len(resent) < 400_000 || !bytes.Contains(resent, []byte("The report is attached.")) {
+		t.Errorf("resent copy is %d bytes and lacks the text or the attachment", len(resent))
 	}
 }

@@ -113,10 +113,13 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 	for rows.Next() {
 		cr := &copyRow{j: &job{started: now}}
 		c := cr.j
-		if err := rows.Scan(&c.copyID, &c.message, &c.account, &c.from, &cr.held, &cr.crashes, &c.envid, &c.body, &cr.paused); err != nil {
+		var prefix, suffix []byte
+		if err := rows.Scan(&c.copyID, &c.message, &c.account, &c.from, &cr.held, &cr.crashes, &c.envid,
+			&prefix, &c.body, &suffix, &cr.paused); err != nil {
 			rows.Close()
 			return res, err
 		}
+		c.body = store.JoinBody(prefix, c.body, suffix)
 		byID[c.copyID] = cr
 	}
 	rows.Close()

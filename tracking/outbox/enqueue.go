@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -46,7 +47,33 @@ type Copy struct {
 	TrackingID string
 	Body       []byte // the complete RFC 5322 message, CRLF line endings
 	Recipients []Recipient
+	// SharedPrefix and SharedSuffix, when not zero, say that Body holds
+	// only the middle of this copy: the whole is the first SharedPrefix
+	// bytes of the message's first copy, Body, then that copy's last
+	// SharedSuffix bytes. Share sets them.
+	SharedPrefix, SharedSuffix int
 }
+
+// Share stores c as a copy sharing its start and end with first, the
+// whole body of the message's first copy, when they have at least
+// store.MinShared bytes in common: Body keeps only the bytes in between.
+// Enqueue does this for every whole copy after the first; a caller that
+// builds many large copies calls it as each one is built, so that they
+// are never all in memory at once.
+func (c *Copy) Share(first []byte) {
+	if c.SharedPrefix != 0 || c.SharedSuffix != 0 {
+		return
+	}
+	prefix, suffix := store.Shared(first, c.Body)
+	if prefix+suffix < store.MinShared {
+		return
+	}
+	c.Body = bytes.Clone(c.Body[prefix : len(c.Body)-suffix])
+	c.SharedPrefix, c.SharedSuffix = prefix, suffix
+}
+
+// size is the length of the whole copy.
+func (c *Copy) size() int { return c.SharedPrefix + len(c.Body) + c.SharedSuffix }
 
 // Recipient is one RCPT TO of a copy.
 type Recipient struct {
@@ -76,8 +103,17 @@ func (m *Message) check() error {
 	}
 	envids := map[string]bool{}
 	for i, c := range m.Copies {
-		if len(c.Body) == 0 {
+		if c.size() == 0 {
 			errs = append(errs, fmt.Errorf("copy %d: empty body", i+1))
+		}
+		if shared := c.SharedPrefix + c.SharedSuffix; shared != 0 {
+			switch {
+			case i == 0:
+				errs = append(errs, errors.New("copy 1: the first copy must be whole (it is the others' base)"))
+			case c.SharedPrefix < 0 || c.SharedSuffix < 0 || shared > len(m.Copies[0].Body):
+				errs = append(errs, fmt.Errorf("copy %d: shares %d+%d bytes of a %d-byte first copy", i+1,
+					c.SharedPrefix, c.SharedSuffix, len(m.Copies[0].Body)))
+			}
 		}
 		if c.EnvID != "" {
 			if envids[c.EnvID] {
@@ -143,8 +179,11 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 		due = m.DueAt
 	}
 	size := 0
-	for _, c := range m.Copies {
-		size += len(c.Body)
+	for i := range m.Copies {
+		if i > 0 {
+			m.Copies[i].Share(m.Copies[0].Body)
+		}
+		size += m.Copies[i].size()
 	}
 	detail := "{}"
 	if due.After(now) {
@@ -166,22 +205,31 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 			m.TrackOpens, m.TrackClicks, size); err != nil {
 			return err
 		}
-		insCopy, err := tx.PrepareContext(ctx, `INSERT INTO copies(message, envid, tracking_id, body) VALUES(?,?,?,?)`)
+		insCopy, err := tx.PrepareContext(ctx, `INSERT INTO copies(message, envid, tracking_id, body, base, base_prefix, base_suffix)
+			VALUES(?,?,?,?,?,?,?)`)
 		if err != nil {
 			return err
 		}
 		defer insCopy.Close()
 		var rcpts []newRcpt
-		for _, c := range m.Copies {
+		var firstID int64
+		for i, c := range m.Copies {
 			envid := c.EnvID
 			if envid == "" {
 				envid = m.ID + "." + store.NewID()
 			}
-			res, err := insCopy.ExecContext(ctx, m.ID, envid, c.TrackingID, c.Body)
+			var base any
+			if c.SharedPrefix+c.SharedSuffix > 0 {
+				base = firstID
+			}
+			res, err := insCopy.ExecContext(ctx, m.ID, envid, c.TrackingID, c.Body, base, c.SharedPrefix, c.SharedSuffix)
 			if err != nil {
 				return fmt.Errorf("copy %s: %w", envid, err)
 			}
 			cid, _ := res.LastInsertId()
+			if i == 0 {
+				firstID = cid
+			}
 			for _, r := range c.Recipients {
 				kind := r.Kind
 				if kind == "" {

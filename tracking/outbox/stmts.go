@@ -3,6 +3,8 @@ package outbox
 import (
 	"context"
 	"database/sql"
+
+	"mailroom/tracking/store"
 )
 
 // The statements run for every copy, prepared once by Open.
@@ -25,9 +27,9 @@ const (
 	// The claim of one or several copies in one commit (claimManyTx): one
 	// statement per kind for all of them, the copies and rows passed as a
 	// JSON array.
-	qClaimCopies = `SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.body,
+	qClaimCopies = `SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, ` + store.CopyBodyColumns + `,
 			coalesce((SELECT a.paused_reason FROM outbox_accounts a WHERE a.account=m.account), '')
-			FROM copies c JOIN messages m ON m.id=c.message WHERE c.id IN (SELECT value FROM json_each(?))`
+			FROM copies c JOIN messages m ON m.id=c.message` + store.CopyBaseJoin + ` WHERE c.id IN (SELECT value FROM json_each(?))`
 	// CROSS JOIN keeps the copy's index (outbox_copy_rcpts) in use.
 	qClaimRcptsOf = `SELECT r.copy, r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
 			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)
