@@ -14,6 +14,7 @@ import (
 
 	"mailroom/mail/compose"
 	"mailroom/tracking/opentrack"
+	"mailroom/tracking/opentrack/token"
 	"mailroom/tracking/outbox"
 	"mailroom/tracking/store"
 )
@@ -25,10 +26,11 @@ func (a *App) Resend(ctx context.Context, id, address string) (string, error) {
 	var account, from, subject string
 	var prefix, body, suffix []byte
 	var trackOpens, trackClicks bool
-	err := a.DB.R.QueryRowContext(ctx, `SELECT m.account, m.from_addr, m.subject, m.track_opens, m.track_clicks, `+store.CopyBodyColumns+`
+	var oldCopy string
+	err := a.DB.R.QueryRowContext(ctx, `SELECT m.account, m.from_addr, m.subject, m.track_opens, m.track_clicks, c.tracking_id, `+store.CopyBodyColumns+`
 		FROM messages m JOIN recipients r ON r.message=m.id JOIN copies c ON c.id=r.copy`+store.CopyBaseJoin+`
 		WHERE (m.id=? OR m.message_id=?) AND lower(r.address)=lower(?) LIMIT 1`, id, id, address).
-		Scan(&account, &from, &subject, &trackOpens, &trackClicks, &prefix, &body, &suffix)
+		Scan(&account, &from, &subject, &trackOpens, &trackClicks, &oldCopy, &prefix, &body, &suffix)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("message %s has no recipient %s", id, address)
 	}
@@ -42,6 +44,10 @@ func (a *App) Resend(ctx context.Context, id, address string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	trackable, err := a.retrack(ctx, &body, oldCopy, cid, trackOpens || trackClicks)
+	if err != nil {
+		return "", fmt.Errorf("resend: %w", err)
+	}
 	nb, err := rewriteHeaders(body, map[string]string{
 		"Message-Id":           msgID,
 		"Date":                 time.Now().Format(time.RFC1123Z),
@@ -53,13 +59,43 @@ func (a *App) Resend(ctx context.Context, id, address string) (string, error) {
 	newID, err := a.Outbox.Enqueue(ctx, outbox.Message{Account: account, From: from, Subject: subject, MessageID: msgID,
 		TrackOpens: trackOpens, TrackClicks: trackClicks,
 		Copies: []outbox.Copy{{EnvID: "mr." + cid.String(), TrackingID: cid.String(), Body: nb,
-			Recipients: []outbox.Recipient{{Address: address}}}}})
+			Recipients: []outbox.Recipient{{Address: address, Trackable: trackable}}}}})
 	if err != nil {
 		return "", err
 	}
 	a.Outbox.Kick()
 	a.notify()
 	return newID, nil
+}
+
+// retrack moves the pixel and tracked links of copy oldCopy in *body to
+// copy id, so that opens and clicks of the resend count for the resend and
+// not for the copy it came from. It says whether the resend carries a
+// pixel of its own. With tracking off now, or a copy without tracking,
+// the body is left as it is.
+func (a *App) retrack(ctx context.Context, body *[]byte, oldCopy string, id token.CopyID, tracked bool) (bool, error) {
+	old, err := token.ParseCopyID(oldCopy)
+	if !tracked || err != nil {
+		return false, nil
+	}
+	links, err := a.TrackingLinks(ctx)
+	if err != nil || links == nil {
+		return false, err
+	}
+	pixels := 0
+	nb, err := compose.RewriteHTML(*body, func(html []byte) ([]byte, error) {
+		out, n, err := links.Reissue(html, old, id)
+		pixels += n
+		return out, err
+	})
+	if err != nil {
+		return false, err
+	}
+	if err := compose.CheckWire(nb); err != nil {
+		return false, err
+	}
+	*body = nb
+	return pixels > 0, nil
 }
 
 // rewriteHeaders replaces (or adds) header fields of a stored message,

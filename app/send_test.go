@@ -3,12 +3,17 @@ package app
 import (
 	"bytes"
 	"context"
+	"io"
 	gomail "net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/emersion/go-message"
 
 	"mailroom/mail"
 	"mailroom/mail/compose"
@@ -196,5 +201,70 @@ func TestTrackedSendStoresAttachmentOnce(t *testing.T) {
 	}
 	if len(resent) < 400_000 || !bytes.Contains(resent, []byte("The report is attached.")) {
 		t.Errorf("resent copy is %d bytes and lacks the text or the attachment", len(resent))
+	}
+}
+
+// A resend's pixel and tracked links name the resend's own copy: its opens
+// and clicks count for it, not for the copy it came from; everything else
+// in the copy is unchanged.
+func TestResendTracksTheResend(t *testing.T) {
+	ctx := context.Background()
+	a := testApp(t)
+	if err := a.SetSetting(ctx, "tracking.mode", "builtin"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.Send(ctx, SendRequest{Account: "work", To: []string{"bob@example.test", "carol@example.test"}, Subject: "offer",
+		Format: compose.FormatHTML, HTML: `<p>See <a href="https://shop.example/offer?x=1">the offer</a>.</p>`,
+		TrackOpens: true, TrackClicks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newID, err := a.Resend(ctx, id, "bob@example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyOf := func(msg, addr string) (trackingID string, body []byte, trackable bool) {
+		err := a.DB.R.QueryRow(`SELECT c.tracking_id, `+store.CopyBodyColumns+`, r.trackable FROM copies c`+store.CopyBaseJoin+`
+			JOIN recipients r ON r.copy=c.id WHERE c.message=? AND r.address=?`, msg, addr).
+			Scan(&trackingID, new([]byte), &body, new([]byte), &trackable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return trackingID, body, trackable
+	}
+	oldTID, _, _ := copyOf(id, "bob@example.test")
+	newTID, body, trackable := copyOf(newID, "bob@example.test")
+	if !trackable || newTID == oldTID {
+		t.Fatalf("resend: trackable %v, tracking id %s (the first copy's %s)", trackable, newTID, oldTID)
+	}
+	if err := compose.CheckWire(body); err != nil {
+		t.Fatal(err)
+	}
+	links, err := a.TrackingLinks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var html []byte
+	e, err := message.Read(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Walk(func(_ []int, p *message.Entity, _ error) error {
+		if mt, _, _ := p.Header.ContentType(); mt == "text/html" {
+			html, _ = io.ReadAll(p.Body)
+		}
+		return nil
+	})
+	pixel := regexp.MustCompile(`/o/([A-Za-z0-9_-]+)\.gif`).FindSubmatch(html)
+	click := regexp.MustCompile(`/c/([A-Za-z0-9_-]+)\?u=([^"&]+)`).FindSubmatch(html)
+	if pixel == nil || click == nil {
+		t.Fatalf("no pixel or tracked link in the resend's HTML:\n%s", html)
+	}
+	if c, err := links.Keyring.VerifyOpen(string(pixel[1])); err != nil || c.CopyID.String() != newTID {
+		t.Errorf("the resend's pixel is for copy %s (%v), want %s", c.CopyID, err, newTID)
+	}
+	dest, _ := url.QueryUnescape(string(click[2]))
+	if c, err := links.Keyring.VerifyClick(string(click[1]), dest); err != nil || c.CopyID.String() != newTID || dest != "https://shop.example/offer?x=1" {
+		t.Errorf("the resend's link to %q is for copy %s (%v), want %s", dest, c.CopyID, err, newTID)
 	}
 }
