@@ -14,6 +14,12 @@
 //     next copies (up to claimAhead), each attempt committed before any
 //     byte of its copy is sent; copies claimed ahead and not sent when the
 //     worker stops, or canceled meanwhile, are given back ("skipped").
+//   - Result before the next message: a transaction's result is recorded
+//     before the session sends anything else. A clean acceptance (every
+//     recipient accepted, see resultLog) is a record in the result log,
+//     which an applier commits with others and a start replays; anything
+//     else is committed at once. The next copies are then claimed in a
+//     commit of their own.
 //   - Per-recipient progress: only recipients not yet final are retried; an
 //     attempt carries only the due, unfinished recipients of one copy.
 //   - Duplicates only in the known window: an attempt records that the
@@ -95,6 +101,8 @@ type Outbox struct {
 	// holds the sender lock (set before its workers start, cleared after
 	// they stop); nil otherwise, and body_sent is committed instead.
 	handover *handOver
+	// results is the result log (results.go), held like handover.
+	results *resultLog
 
 	mu   sync.Mutex
 	last time.Time // monotonic guard for event times

@@ -39,15 +39,18 @@ type Runner struct {
 	hook        func(hookInfo)
 	unsafeOrder bool
 
-	lock   io.Closer // the sender lock, held while a run is in progress
-	mu     sync.Mutex
-	lanes  map[string]*lane
-	active int
-	wg     sync.WaitGroup
-	wake   chan struct{}
-	pol    Policy
-	fatal  error
-	cancel context.CancelCauseFunc
+	lock io.Closer // the sender lock, held while a run is in progress
+	// applyCh feeds the applier the result log's records (nil without a
+	// result log); set before the workers start, cleared after they stop.
+	applyCh chan pendingResult
+	mu      sync.Mutex
+	lanes   map[string]*lane
+	active  int
+	wg      sync.WaitGroup
+	wake    chan struct{}
+	pol     Policy
+	fatal   error
+	cancel  context.CancelCauseFunc
 }
 
 // lane is one account's sending state in this process (guarded by
@@ -172,8 +175,23 @@ func (r *Runner) start(ctx context.Context) error {
 			return err
 		}
 		r.Outbox.handover = h
+		rl, err := openResultLog(path + "-results")
+		if err != nil {
+			r.unlock()
+			return err
+		}
+		r.Outbox.results = rl
 	}
 	p, err := r.loadPolicy(ctx)
+	if l := r.Outbox.results; err == nil && l != nil && len(l.found) > 0 {
+		// Acceptances a previous run logged and did not apply: they
+		// close their attempts before Recover takes the rest for crashed.
+		var msgs []string
+		if msgs, err = r.Outbox.applyResults(ctx, l.found, p); err == nil && len(msgs) > 0 {
+			r.logf("outbox: applied %d acceptances logged by a previous run", len(msgs))
+			r.Outbox.changed(msgs...)
+		}
+	}
 	if err == nil {
 		var n int
 		if n, err = r.Outbox.Recover(ctx, p); n > 0 {
@@ -181,8 +199,13 @@ func (r *Runner) start(ctx context.Context) error {
 		}
 	}
 	if err == nil && r.Outbox.handover != nil {
-		// The marks belonged to attempts Recover has just closed.
+		// The marks and records belonged to attempts now closed.
 		err = r.Outbox.handover.clear()
+	}
+	if l := r.Outbox.results; err == nil && l != nil {
+		if err = l.clear(); err == nil {
+			l.reset()
+		}
 	}
 	if err != nil {
 		r.unlock()
@@ -196,6 +219,10 @@ func (r *Runner) unlock() {
 	if h := r.Outbox.handover; h != nil {
 		h.Close()
 		r.Outbox.handover = nil
+	}
+	if l := r.Outbox.results; l != nil {
+		l.Close()
+		r.Outbox.results = nil
 	}
 	if r.lock != nil {
 		r.lock.Close()
@@ -225,6 +252,22 @@ func (r *Runner) run(parent context.Context, once bool) error {
 		return err
 	}
 	defer r.unlock()
+	if r.Outbox.results != nil {
+		ch, done := make(chan pendingResult, 4*maxApplyBatch), make(chan struct{})
+		r.mu.Lock()
+		r.applyCh = ch
+		r.mu.Unlock()
+		go r.applier(parent, ch, done)
+		// After the workers have stopped (the deferred call below runs
+		// first): every logged acceptance is applied before the run ends.
+		defer func() {
+			close(ch)
+			<-done
+			r.mu.Lock()
+			r.applyCh = nil
+			r.mu.Unlock()
+		}()
+	}
 	ctx, cancel := context.WithCancelCause(parent)
 	r.mu.Lock()
 	r.cancel = cancel

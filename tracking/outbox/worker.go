@@ -288,12 +288,14 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 // stops such a copy if it came this long before the copy's turn.
 const cancelCheckEvery = 20 * time.Millisecond
 
-// claimAhead is how many copies the commit of a result claims for the
-// same session when more are due (each is still committed before any of
-// its bytes is sent): one commit spread over several copies writes fewer
-// pages per copy. A copy claimed ahead waits at most claimAhead-1 sends;
-// when the worker stops first, it is given back unsent (unclaim).
-const claimAhead = 8
+// claimAhead is how many copies one claim takes for the same session
+// when more are due (in the commit of a result, or in one of its own
+// after a logged acceptance; each is still committed before any of its
+// bytes is sent): one commit spread over several copies writes fewer
+// pages per copy (bench/outbox: 32 gave ~10% more copies/s than 8). A
+// copy claimed ahead waits at most claimAhead-1 sends (~10 ms in a bulk
+// send); when the worker stops first, it is given back unsent (unclaim).
+const claimAhead = 32
 
 // nextOnSession offers recordAndClaim the lane's next copies when they may
 // go out at once on the same session: no rate limit to wait for, not
@@ -391,6 +393,30 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 			}
 			r.callHook(hookInfo{Point: hookReplied, EnvID: j.envid, Accepted: acc})
 		}
+		if ch := r.applyChan(); ch != nil {
+			if rec, ok := cleanResult(j, part, res, serr, r.Outbox.now()); ok {
+				seq, err := r.Outbox.results.write(slot, &rec)
+				if err == nil {
+					// Logged: the next message may go out; the applier
+					// commits this one with others.
+					if h != nil {
+						h.recorded(j.attempt)
+					}
+					ch <- pendingResult{slot: slot, seq: seq, rec: rec}
+					c, err := r.Outbox.claimNext(sctx, r.nextOnSession(ctx, ln, p, ahead), p)
+					if err != nil {
+						return nil, nil, false, err
+					}
+					// As after recordAndClaim's one commit: the result is
+					// recorded and the next copies are claimed.
+					r.callHook(hookInfo{Point: hookRecorded, EnvID: j.envid})
+					return nil, c.jobs, c.paused, nil
+				}
+				if !errors.Is(err, errRecordTooBig) {
+					return serr, nil, false, err
+				}
+			}
+		}
 		var nx *nextCopy
 		if serr == nil {
 			nx = r.nextOnSession(ctx, ln, p, ahead)
@@ -409,6 +435,12 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 		part = rest
 	}
 	return nil, nil, false, nil
+}
+
+func (r *Runner) applyChan() chan pendingResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.applyCh
 }
 
 // bodyReader tells the outbox when the session has read the whole body:

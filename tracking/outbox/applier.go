@@ -1,0 +1,173 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"mailroom/mail"
+	"mailroom/tracking/store"
+)
+
+// pendingResult is a clean acceptance in the result log, on its way to
+// the database.
+type pendingResult struct {
+	slot int
+	seq  uint64
+	rec  resultRec
+}
+
+// maxApplyBatch bounds one applier transaction: large enough to spread a
+// commit over many copies, small enough that a claim waiting for the
+// writer is not held up for long.
+const maxApplyBatch = 200
+
+// applyWait is the longest a record waits for others to share its commit.
+const applyWait = 20 * time.Millisecond
+
+// cleanResult returns the record of a transaction every recipient of
+// which was accepted, or false when the result must be committed at once
+// (anything else: a refusal, a deferral, a broken session, a 452 split).
+func cleanResult(j *job, part []*jobRcpt, res mail.SubmitResult, sendErr error, at time.Time) (resultRec, bool) {
+	if sendErr != nil || len(part) != len(j.rcpts) || res.Final == nil {
+		return resultRec{}, false
+	}
+	rec := resultRec{Attempt: j.attempt, Message: j.message, EnvID: j.envid, Server: res.Server, DSN: res.DSNRequested,
+		At: store.Millis(at)}
+	for i, r := range outcomeFor(part, res, nil) {
+		if r.Outcome != mail.Accepted {
+			return resultRec{}, false
+		}
+		rec.Rcpts = append(rec.Rcpts, resultRcp{ID: part[i].id, Number: part[i].number, Command: r.Reply.Command,
+			Code: r.Reply.Code, Enhanced: r.Reply.Enhanced, Text: r.Reply.Text})
+	}
+	return rec, true
+}
+
+// applier folds the result log's records into the database in large
+// transactions until in is closed and drained. A database error stops
+// the writers (they would otherwise fill their rings and wait) and the
+// run; the records stay in the file for the next start to replay.
+func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan<- struct{}) {
+	defer close(done)
+	ctx = context.WithoutCancel(ctx)
+	log := r.Outbox.results
+	var failed error
+	batch := make([]pendingResult, 0, maxApplyBatch)
+	for first := range in {
+		batch = append(batch[:0], first)
+		// Wait a little for more: applied as they come, records of a bulk
+		// send would go in twos and threes, each commit costing nearly
+		// what a commit per copy did.
+		deadline := time.NewTimer(applyWait)
+	fill:
+		for len(batch) < maxApplyBatch {
+			select {
+			case p, ok := <-in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, p)
+			case <-deadline.C:
+				break fill
+			}
+		}
+		deadline.Stop()
+		if failed != nil {
+			continue // drain, so that no writer blocks on the channel
+		}
+		recs := make([]resultRec, len(batch))
+		for i, p := range batch {
+			recs[i] = p.rec
+		}
+		msgs, err := r.Outbox.applyResults(ctx, recs, r.policy())
+		if err != nil {
+			failed = err
+			log.fail(err)
+			r.fail(err)
+			continue
+		}
+		r.Outbox.changed(msgs...)
+		for _, p := range batch {
+			log.markApplied(p.slot, p.seq+1)
+		}
+	}
+}
+
+// applyResults commits clean acceptances in one transaction, exactly as
+// recordAndClaim would have committed each, and returns the messages
+// changed. A record whose attempt is already closed (replayed after it
+// was applied) is skipped.
+func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) ([]string, error) {
+	var msgs []string
+	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		msgs = msgs[:0]
+		for _, rec := range recs {
+			var ended int64
+			err := tx.QueryRowContext(ctx, `SELECT ended_at FROM outbox_attempts WHERE id=?`, rec.Attempt).Scan(&ended)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && ended != 0) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			at := time.UnixMilli(rec.At)
+			j := &job{attempt: rec.Attempt, message: rec.Message, envid: rec.EnvID}
+			res := mail.SubmitResult{Server: rec.Server, DSNRequested: rec.DSN}
+			for _, rr := range rec.Rcpts {
+				rc := &jobRcpt{id: rr.ID, number: rr.Number}
+				r := mail.RcptResult{Outcome: mail.Accepted,
+					Reply: mail.Reply{Command: rr.Command, Code: rr.Code, Enhanced: rr.Enhanced, Text: rr.Text}}
+				if _, _, err := o.recordRcpt(ctx, tx, j, rc, r, res, p, at); err != nil {
+					return err
+				}
+			}
+			if err := o.endAttemptTx(ctx, tx, rec.Attempt, rec.Message, "done", rec.Server, rec.DSN, "", at, false); err != nil {
+				return err
+			}
+			msgs = append(msgs, rec.Message)
+		}
+		return nil
+	})
+	return msgs, err
+}
+
+// claimNext commits the claim of up to next.max of the lane's next copies
+// in a transaction of its own (after a result that went to the result
+// log), releasing what it did not claim.
+func (o *Outbox) claimNext(ctx context.Context, next *nextCopy, p Policy) (claimedMany, error) {
+	if next == nil {
+		return claimedMany{}, nil
+	}
+	var taken []int64
+	for len(taken) < max(next.max, 1) {
+		id, ok := next.take()
+		if !ok {
+			break
+		}
+		taken = append(taken, id)
+	}
+	if len(taken) == 0 {
+		return claimedMany{}, nil
+	}
+	var c claimedMany
+	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		c, err = o.claimManyTx(ctx, tx, taken, p, next.u, o.now())
+		return err
+	})
+	if err != nil {
+		for _, id := range taken {
+			next.release(id)
+		}
+		return claimedMany{}, err
+	}
+	o.changed(c.changed...)
+	for _, id := range taken {
+		if !c.has(id) {
+			next.release(id)
+		}
+	}
+	return c, nil
+}
