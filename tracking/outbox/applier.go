@@ -3,10 +3,14 @@ package outbox
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"slices"
 	"time"
+	"unicode/utf8"
 
 	"mailroom/mail"
+	"mailroom/tracking"
 	"mailroom/tracking/store"
 )
 
@@ -35,8 +39,12 @@ func cleanResult(j *job, part []*jobRcpt, res mail.SubmitResult, sendErr error, 
 	}
 	rec := resultRec{Attempt: j.attempt, Message: j.message, EnvID: j.envid, Server: res.Server, DSN: res.DSNRequested,
 		At: store.Millis(at)}
+	if !utf8.ValidString(res.Server) {
+		return resultRec{}, false
+	}
 	for i, r := range outcomeFor(part, res, nil) {
-		if r.Outcome != mail.Accepted {
+		// JSON would not carry bytes that are not UTF-8 as they came.
+		if r.Outcome != mail.Accepted || !utf8.ValidString(r.Reply.Text) || !utf8.ValidString(r.Reply.Enhanced) {
 			return resultRec{}, false
 		}
 		rec.Rcpts = append(rec.Rcpts, resultRcp{ID: part[i].id, Number: part[i].number, Command: r.Reply.Command,
@@ -95,14 +103,19 @@ func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan
 	}
 }
 
-// applyResults commits clean acceptances in one transaction, exactly as
-// recordAndClaim would have committed each, and returns the messages
-// changed. A record whose attempt is already closed (replayed after it
-// was applied) is skipped.
+// applyResults commits clean acceptances in one transaction, with what
+// recordAndClaim would have committed for each (an "accepted" event and
+// the last reply per recipient, a cancel asked for meanwhile dropped, the
+// attempt ended, the crash count cleared), a statement per kind for the
+// whole batch. It returns the messages changed. A record whose attempt is
+// already closed (replayed after it was applied) is skipped.
 func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) ([]string, error) {
 	var msgs []string
 	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		msgs = msgs[:0]
+		var evs []tracking.Event
+		var replies, ends [][]any
+		var rids []int64
 		for _, rec := range recs {
 			var ended int64
 			err := tx.QueryRowContext(ctx, `SELECT ended_at FROM outbox_attempts WHERE id=?`, rec.Attempt).Scan(&ended)
@@ -116,21 +129,60 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 			j := &job{attempt: rec.Attempt, message: rec.Message, envid: rec.EnvID}
 			res := mail.SubmitResult{Server: rec.Server, DSNRequested: rec.DSN}
 			for _, rr := range rec.Rcpts {
-				rc := &jobRcpt{id: rr.ID, number: rr.Number}
-				r := mail.RcptResult{Outcome: mail.Accepted,
-					Reply: mail.Reply{Command: rr.Command, Code: rr.Code, Enhanced: rr.Enhanced, Text: rr.Text}}
-				if _, _, err := o.recordRcpt(ctx, tx, j, rc, r, res, p, at); err != nil {
+				reply := mail.Reply{Command: rr.Command, Code: rr.Code, Enhanced: rr.Enhanced, Text: rr.Text}
+				words := Explain(mail.Accepted, reply)
+				detail, err := o.acceptedDetail(ctx, tx, j, &jobRcpt{id: rr.ID, number: rr.Number}, res, words)
+				if err != nil {
 					return err
 				}
+				evs = append(evs, tracking.Event{Recipient: rr.ID, At: at, Kind: tracking.EvAccepted, Source: tracking.SrcSMTP,
+					Command: reply.Command, Code: reply.Code, EnhancedCode: reply.Enhanced, Text: reply.Text, Detail: detail})
+				replies = append(replies, []any{rr.ID, words})
+				rids = append(rids, rr.ID)
 			}
-			if err := o.endAttemptTx(ctx, tx, rec.Attempt, rec.Message, "done", rec.Server, rec.DSN, "", at, false); err != nil {
+			ends = append(ends, []any{rec.Attempt, rec.At, rec.Server, rec.DSN})
+			if !slices.Contains(msgs, rec.Message) {
+				msgs = append(msgs, rec.Message)
+			}
+		}
+		if len(ends) == 0 {
+			return nil
+		}
+		if err := o.Store.AddEvents(ctx, tx, evs); err != nil {
+			return err
+		}
+		for _, st := range []struct {
+			q   string
+			arg string
+		}{{qBulkLastReply, jsonValue(replies)}, {qBulkDeleteCancels, jsonInts(rids)}, {qBulkEndAttempts, jsonValue(ends)}} {
+			if _, err := tx.ExecContext(ctx, st.q, st.arg); err != nil {
 				return err
 			}
-			msgs = append(msgs, rec.Message)
+		}
+		for _, m := range msgs {
+			if _, err := o.exec(ctx, tx, qCrashClear, m, m); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	return msgs, err
+}
+
+// The applier's statements, a JSON array of rows each.
+const (
+	// Rows: [recipient, words].
+	qBulkLastReply = `UPDATE recipients SET last_reply=j.value->>1 FROM json_each(?) AS j WHERE recipients.id=j.value->>0`
+	// A cancel asked for while the copy was accepted comes too late.
+	qBulkDeleteCancels = `DELETE FROM outbox_cancels WHERE recipient IN (SELECT value FROM json_each(?))`
+	// Rows: [attempt, ended_at, server, dsn_requested].
+	qBulkEndAttempts = `UPDATE outbox_attempts SET ended_at=j.value->>1, outcome='done', server=j.value->>2,
+		dsn_requested=j.value->>3, error='' FROM json_each(?) AS j WHERE outbox_attempts.id=j.value->>0`
+)
+
+func jsonValue(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // claimNext commits the claim of up to next.max of the lane's next copies

@@ -88,8 +88,7 @@ func (o *Outbox) claim(ctx context.Context, copyID int64, p Policy, u float64) (
 }
 
 // claimManyTx is claim's work inside tx for the copies ids, in this
-// order, with one statement per kind for all of them (the sending events
-// go through AddEvent one by one). tx may also carry the result of the
+// order, with one statement per kind for all of them. tx may also carry the result of the
 // previous copy sent on the same connection (recordAndClaim). A message
 // whose crash count reached the limit is held; when a copy's account
 // turns out to be paused, it and the copies after it are not claimed
@@ -252,6 +251,7 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 	if _, err := o.exec(ctx, tx, qClaimRcptsSet, jsonRows(rcptRows, 4)); err != nil {
 		return res, err
 	}
+	var evs []tracking.Event
 	for _, j := range live {
 		if len(j.rcpts) == 0 {
 			continue
@@ -260,15 +260,13 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 			return res, fmt.Errorf("copy %d: no attempt id returned", j.copyID)
 		}
 		for _, rc := range j.rcpts {
-			if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
-				Source: tracking.SrcOutbox, Detail: sendingDetail(rc.number, rc.next)}); err != nil {
-				return res, err
-			}
+			evs = append(evs, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
+				Source: tracking.SrcOutbox, Detail: sendingDetail(rc.number, rc.next)})
 		}
 		res.jobs = append(res.jobs, j)
 		res.addChanged(j.message)
 	}
-	return res, nil
+	return res, o.Store.AddEvents(ctx, tx, evs)
 }
 
 // jsonInts is ids as a JSON array.
@@ -544,19 +542,9 @@ func (o *Outbox) recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt
 	switch r.Outcome {
 	case mail.Accepted:
 		ev.Kind, final = tracking.EvAccepted, true
-		kv := []any{"attempt", rc.number, "envid", j.envid, "server", res.Server, "dsn_requested", res.DSNRequested, "words", words}
-		var twice bool
-		// Only a retry can follow an uncertain attempt.
-		if rc.number > 1 {
-			if err := o.queryRow(ctx, tx, qWasUncertain, rc.id).Scan(&twice); err != nil {
-				return "", "", err
-			}
+		if ev.Detail, err = o.acceptedDetail(ctx, tx, j, rc, res, words); err != nil {
+			return "", "", err
 		}
-		if twice {
-			kv = append(kv, "may_have_been_sent_twice", true,
-				"note", "An earlier attempt broke off after the message was sent: it may have been sent twice.")
-		}
-		ev.Detail = detailJSON(kv...)
 	case mail.Rejected:
 		ev.Kind, final = tracking.EvRejected, true
 		ev.Detail = detailJSON("attempt", rc.number, "words", words)
@@ -589,6 +577,25 @@ func (o *Outbox) recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt
 		return "", "", err
 	}
 	return hold, pause, o.applyCancelTx(ctx, tx, rc.id, final || ev.Kind == tracking.EvExpired, now)
+}
+
+// acceptedDetail is the detail of an "accepted" event: the attempt, the
+// server, whether DSNs were asked for, and, after an uncertain attempt,
+// that the message may have been sent twice.
+func (o *Outbox) acceptedDetail(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt, res mail.SubmitResult, words string) (string, error) {
+	kv := []any{"attempt", rc.number, "envid", j.envid, "server", res.Server, "dsn_requested", res.DSNRequested, "words", words}
+	var twice bool
+	// Only a retry can follow an uncertain attempt.
+	if rc.number > 1 {
+		if err := o.queryRow(ctx, tx, qWasUncertain, rc.id).Scan(&twice); err != nil {
+			return "", err
+		}
+	}
+	if twice {
+		kv = append(kv, "may_have_been_sent_twice", true,
+			"note", "An earlier attempt broke off after the message was sent: it may have been sent twice.")
+	}
+	return detailJSON(kv...), nil
 }
 
 func expiredEvent(rc *jobRcpt, last mail.Reply, words string, p Policy, now time.Time, mayHaveArrived bool) tracking.Event {

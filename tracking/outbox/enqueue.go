@@ -241,11 +241,12 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 		if err := insertRecipients(ctx, tx, m.ID, store.Millis(due), rcpts); err != nil {
 			return err
 		}
-		for _, r := range rcpts {
-			if _, err := o.Store.AddEvent(ctx, tx, tracking.Event{Recipient: r.id, At: now, Kind: tracking.EvQueued,
-				Source: tracking.SrcOutbox, Detail: detail}); err != nil {
-				return err
-			}
+		evs := make([]tracking.Event, len(rcpts))
+		for i, r := range rcpts {
+			evs[i] = tracking.Event{Recipient: r.id, At: now, Kind: tracking.EvQueued, Source: tracking.SrcOutbox, Detail: detail}
+		}
+		if err := o.Store.AddEvents(ctx, tx, evs); err != nil {
+			return err
 		}
 		if m.Also != nil {
 			return m.Also(ctx, tx, m.ID)
