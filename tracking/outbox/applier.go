@@ -62,6 +62,7 @@ func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan
 	ctx = context.WithoutCancel(ctx)
 	log := r.Outbox.results
 	var failed error
+	applied := 0
 	batch := make([]pendingResult, 0, maxApplyBatch)
 	for first := range in {
 		batch = append(batch[:0], first)
@@ -89,13 +90,21 @@ func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan
 		for i, p := range batch {
 			recs[i] = p.rec
 		}
-		msgs, err := r.Outbox.applyResults(ctx, recs, r.policy())
+		var msgs []string
+		var err error
+		if r.applyFault != nil {
+			err = r.applyFault(applied)
+		}
+		if err == nil {
+			msgs, err = r.Outbox.applyResults(ctx, recs, r.policy())
+		}
 		if err != nil {
 			failed = err
 			log.fail(err)
 			r.fail(err)
 			continue
 		}
+		applied += len(batch)
 		r.Outbox.changed(msgs...)
 		for _, p := range batch {
 			log.markApplied(p.slot, p.seq+1)

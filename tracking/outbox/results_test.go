@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -208,4 +209,55 @@ func FuzzDecodeSlot(f *testing.F) {
 			}
 		}
 	})
+}
+
+// When the database stops taking the applier's commits (a full disk), the
+// run stops with the error and the logged acceptances wait in the file:
+// the next run applies them, and every recipient ends accepted, each
+// copy sent exactly once.
+func TestApplierFailureLosesNothing(t *testing.T) {
+	e := newEnv(t, nil, fastPolicy())
+	srv := smtptest.Start(t, smtptest.Config{DSN: true})
+	var ids []string
+	for range 300 {
+		ids = append(ids, e.enqueue(message("bob@example.test")))
+	}
+	full := errors.New("database or disk is full")
+	r := e.runner(newPeerDialer(srv))
+	r.applyFault = func(applied int) error {
+		if applied == 0 {
+			// The first batch goes in, slowly: the sessions go on
+			// sending meanwhile, and the next batch meets the full disk.
+			time.Sleep(30 * time.Millisecond)
+			return nil
+		}
+		return full
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
+	defer cancel()
+	if err := r.RunOnce(ctx); !errors.Is(err, full) {
+		t.Fatalf("run with a full database: %v", err)
+	}
+	sent := len(srv.Received())
+	var logged int
+	e.db.R.QueryRow(`SELECT count(*) FROM outbox_attempts WHERE ended_at=0`).Scan(&logged)
+	t.Logf("before the failure stopped the run: %d sent, %d attempts left open", sent, logged)
+	if logged == 0 {
+		t.Fatalf("%d sent and no acceptance left waiting in the log: the failure came too late to test anything", sent)
+	}
+
+	e.runOnce(e.runner(newPeerDialer(srv)))
+	for k, n := range delivered(srv) {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+	}
+	if n := len(delivered(srv)); n != len(ids) {
+		t.Errorf("%d copies delivered, want %d", n, len(ids))
+	}
+	for _, id := range ids {
+		if st := e.statuses(id)["bob@example.test"]; st != tracking.Accepted {
+			t.Errorf("%s: %s (%s)", id, st, kinds(e.events(id, "bob@example.test")))
+		}
+	}
 }

@@ -38,6 +38,10 @@ type Runner struct {
 	// crash soak must catch.
 	hook        func(hookInfo)
 	unsafeOrder bool
+	// applyFault, when set, is asked before each applier batch (with the
+	// number of records applied so far) and fails it with the error it
+	// returns: a database that stops taking writes.
+	applyFault func(applied int) error
 
 	lock io.Closer // the sender lock, held while a run is in progress
 	// applyCh feeds the applier the result log's records (nil without a
@@ -252,21 +256,28 @@ func (r *Runner) run(parent context.Context, once bool) error {
 		return err
 	}
 	defer r.unlock()
+	// drainApplier applies every logged acceptance, once the workers have
+	// stopped; an error it meets is the run's (r.fatal).
+	drainApplier := func() {}
 	if r.Outbox.results != nil {
 		ch, done := make(chan pendingResult, 4*maxApplyBatch), make(chan struct{})
 		r.mu.Lock()
 		r.applyCh = ch
 		r.mu.Unlock()
 		go r.applier(parent, ch, done)
+		var once sync.Once
+		drainApplier = func() {
+			once.Do(func() {
+				r.mu.Lock()
+				r.applyCh = nil
+				r.mu.Unlock()
+				close(ch)
+				<-done
+			})
+		}
 		// After the workers have stopped (the deferred call below runs
-		// first): every logged acceptance is applied before the run ends.
-		defer func() {
-			close(ch)
-			<-done
-			r.mu.Lock()
-			r.applyCh = nil
-			r.mu.Unlock()
-		}()
+		// first), on every way out.
+		defer drainApplier()
 	}
 	ctx, cancel := context.WithCancelCause(parent)
 	r.mu.Lock()
@@ -315,6 +326,7 @@ func (r *Runner) run(parent context.Context, once bool) error {
 	}
 	cancel(nil)
 	r.wg.Wait()
+	drainApplier()
 	r.mu.Lock()
 	err := r.fatal
 	r.mu.Unlock()
