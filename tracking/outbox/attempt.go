@@ -26,7 +26,8 @@ type job struct {
 	account string
 	from    string
 	envid   string
-	body    []byte
+	size    int64  // of the whole body
+	body    []byte // nil until loadBody when the copy is larger than eagerBodyMax
 	started time.Time
 	rcpts   []*jobRcpt
 	// siblingOpen: an attempt at another copy of the message, claimed for
@@ -42,6 +43,28 @@ type jobRcpt struct {
 	first   time.Time
 	offline time.Duration
 	next    time.Time // the retry time committed with the attempt
+}
+
+// eagerBodyMax is the largest body a claim reads: a claim takes up to
+// claimAhead copies, and 32 copies of a message with a 10 MB attachment
+// would otherwise sit in memory at once, per session. Larger bodies are
+// read one at a time, when their turn comes (loadBody).
+const eagerBodyMax = 256 << 10
+
+// loadBody reads the job's body if the claim left it out.
+func (o *Outbox) loadBody(ctx context.Context, j *job) error {
+	if j.body != nil || j.size == 0 {
+		return nil
+	}
+	var prefix, middle, suffix []byte
+	if err := o.Store.DB.R.QueryRowContext(ctx, qCopyBody, j.copyID).Scan(&prefix, &middle, &suffix); err != nil {
+		return fmt.Errorf("copy %d: body: %w", j.copyID, err)
+	}
+	j.body = store.JoinBody(prefix, middle, suffix)
+	if int64(len(j.body)) != j.size {
+		return fmt.Errorf("copy %d: body of %d bytes, %d expected", j.copyID, len(j.body), j.size)
+	}
+	return nil
 }
 
 func (rc *jobRcpt) deadline(p Policy) time.Time { return rc.first.Add(p.Lifetime + rc.offline) }
@@ -105,7 +128,7 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 		paused  string
 	}
 	byID := make(map[int64]*copyRow, len(ids))
-	rows, err := o.query(ctx, tx, qClaimCopies, jsonInts(ids))
+	rows, err := o.query(ctx, tx, qClaimCopies, jsonInts(ids), eagerBodyMax)
 	if err != nil {
 		return res, err
 	}
@@ -114,11 +137,13 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 		c := cr.j
 		var prefix, suffix []byte
 		if err := rows.Scan(&c.copyID, &c.message, &c.account, &c.from, &cr.held, &cr.crashes, &c.envid,
-			&prefix, &c.body, &suffix, &cr.paused); err != nil {
+			&c.size, &prefix, &c.body, &suffix, &cr.paused); err != nil {
 			rows.Close()
 			return res, err
 		}
-		c.body = store.JoinBody(prefix, c.body, suffix)
+		if c.size <= eagerBodyMax {
+			c.body = store.JoinBody(prefix, c.body, suffix)
+		}
 		byID[c.copyID] = cr
 	}
 	rows.Close()

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"bytes"
+	"database/sql"
 	"fmt"
 	"strings"
 	"testing"
@@ -92,5 +93,59 @@ func TestShareAndItsChecks(t *testing.T) {
 	tooMuch.Copies = []Copy{m.Copies[0], bad}
 	if _, err := e.ob.Enqueue(e.ctx, tooMuch); err == nil || !strings.Contains(err.Error(), "shares") {
 		t.Errorf("a copy sharing more than the first copy has: %v", err)
+	}
+}
+
+// A claim reads small bodies with it and leaves large ones to be read
+// when their turn comes (32 copies of a large attachment claimed ahead
+// would sit in memory at once); either way the peer gets every copy byte
+// for byte. The small copies here add up to more than the limit: it is
+// each copy's size that counts.
+func TestLargeBodiesReadWhenTheirTurnComes(t *testing.T) {
+	e := newEnv(t, newFakeClock(), nil)
+	big, bigWhole := personalized(3, 2*eagerBodyMax)
+	small, smallWhole := personalized(40, eagerBodyMax/20)
+	e.enqueue(big)
+	e.enqueue(small)
+	cids, err := e.ob.dueCopies(e.ctx, "acct", e.ob.now(), 100)
+	if err != nil || len(cids) != 43 {
+		t.Fatal(len(cids), err)
+	}
+	var c claimedMany
+	err = e.db.WithTx(e.ctx, func(tx *sql.Tx) error {
+		var err error
+		c, err = e.ob.claimManyTx(e.ctx, tx, cids, DefaultPolicy(), 0.5, e.ob.now())
+		return err
+	})
+	if err != nil || len(c.jobs) != 43 {
+		t.Fatal(len(c.jobs), err)
+	}
+	for _, j := range c.jobs {
+		if large := j.size > eagerBodyMax; large != (j.body == nil) {
+			t.Errorf("copy %d of %d bytes: body read with the claim: %v", j.copyID, j.size, j.body != nil)
+		}
+		if err := e.ob.loadBody(e.ctx, j); err != nil || int64(len(j.body)) != j.size {
+			t.Errorf("copy %d: loadBody: %d bytes, %v", j.copyID, len(j.body), err)
+		}
+	}
+	// Give the claims back and send for real.
+	if err := e.ob.unclaim(e.ctx, c.jobs, skippedText); err != nil {
+		t.Fatal(err)
+	}
+	srv := smtptest.Start(t, smtptest.Config{DSN: true})
+	e.runOnce(e.runner(newPeerDialer(srv)))
+	got := map[string][]byte{}
+	for _, r := range srv.Received() {
+		got[r.EnvID] = r.Data
+	}
+	for _, m := range []struct {
+		msg   Message
+		whole [][]byte
+	}{{big, bigWhole}, {small, smallWhole}} {
+		for i, w := range m.whole {
+			if !bytes.Equal(got[m.msg.Copies[i].EnvID], w) {
+				t.Errorf("%s copy %d arrived different", m.msg.Subject, i)
+			}
+		}
 	}
 }

@@ -27,9 +27,17 @@ const (
 	// The claim of one or several copies in one commit (claimManyTx): one
 	// statement per kind for all of them, the copies and rows passed as a
 	// JSON array.
-	qClaimCopies = `SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, ` + store.CopyBodyColumns + `,
+	// A copy's body is read with its claim only up to eagerBodyMax bytes
+	// (the parts are NULL above: the body is read when its turn comes).
+	qClaimCopies = `SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid,
+			c.base_prefix + length(c.body) + c.base_suffix,
+			iif(c.base_prefix + length(c.body) + c.base_suffix <= ?2, substr(b.body, 1, c.base_prefix), NULL),
+			iif(c.base_prefix + length(c.body) + c.base_suffix <= ?2, c.body, NULL),
+			iif(c.base_prefix + length(c.body) + c.base_suffix <= ?2 AND c.base_suffix > 0, substr(b.body, -c.base_suffix), NULL),
 			coalesce((SELECT a.paused_reason FROM outbox_accounts a WHERE a.account=m.account), '')
-			FROM copies c JOIN messages m ON m.id=c.message` + store.CopyBaseJoin + ` WHERE c.id IN (SELECT value FROM json_each(?))`
+			FROM copies c JOIN messages m ON m.id=c.message` + store.CopyBaseJoin + ` WHERE c.id IN (SELECT value FROM json_each(?1))`
+	// qCopyBody reads one copy's body (on a reader) when its turn comes.
+	qCopyBody = `SELECT ` + store.CopyBodyColumns + ` FROM copies c` + store.CopyBaseJoin + ` WHERE c.id=?`
 	// CROSS JOIN keeps the copy's index (outbox_copy_rcpts) in use.
 	qClaimRcptsOf = `SELECT r.copy, r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
 			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)

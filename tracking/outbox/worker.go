@@ -327,6 +327,12 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 	// after "." would turn a clean send into an uncertain one. The submit
 	// layer's own timeouts bound it.
 	sctx := context.WithoutCancel(ctx)
+	if err := r.Outbox.loadBody(sctx, j); err != nil {
+		return nil, nil, false, err
+	}
+	// Sent (or given up): a large body is not kept while the worker goes
+	// on with the next copies.
+	defer func() { j.body = nil }()
 	part := j.rcpts
 	if limit := sess.MaxSize(); limit > 0 && int64(len(j.body)) > limit {
 		// The server announced its limit (RFC 1870): it would refuse the
