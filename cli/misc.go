@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -33,43 +32,64 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer ap.Close()
-	msgs, err := ap.Store.Statuses(ctx, f)
+	if *asJSON {
+		// Streamed: every message of a large database at once would take
+		// gigabytes.
+		jw := store.NewStatusJSON(env.Stdout)
+		n := 0
+		err := ap.Store.EachStatus(ctx, f, func(m tracking.MessageStatus) error {
+			n++
+			return jw.Write(m)
+		})
+		if err != nil {
+			return err
+		}
+		if f.ID != "" && n == 0 {
+			return fmt.Errorf("no message %q", f.ID)
+		}
+		return jw.Close()
+	}
+	// The table is aligned over every line, so tabwriter keeps the text
+	// until Flush; the messages themselves go one at a time.
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	n := 0
+	err = ap.Store.EachStatus(ctx, f, func(m tracking.MessageStatus) error {
+		n++
+		writeStatusLines(tw, m)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if f.ID != "" && len(msgs) == 0 {
+	if f.ID != "" && n == 0 {
 		return fmt.Errorf("no message %q", f.ID)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(msgs)
-	}
-	if len(msgs) == 0 {
+	if n == 0 {
 		fmt.Fprintln(env.Stdout, "No messages yet.")
 		return nil
 	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	for _, m := range msgs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.ID, m.CreatedAt.Local().Format("2006-01-02 15:04"), m.Account, m.Subject)
-		for _, r := range m.Recipients {
-			extra := []string{}
-			if r.Opens.Total > 0 {
-				extra = append(extra, fmt.Sprintf("opened %d (%d human-likely)", r.Opens.Total, r.Opens.Human))
-			}
-			if r.Read {
-				extra = append(extra, "read")
-			}
-			if r.Replied {
-				extra = append(extra, "replied")
-			}
-			if r.Suppressed {
-				extra = append(extra, "suppressed")
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Address, r.Status, strings.Join(extra, ", "), statusEvidence(r))
-		}
-	}
 	return tw.Flush()
+}
+
+// writeStatusLines writes a message's line and one per recipient.
+func writeStatusLines(tw *tabwriter.Writer, m tracking.MessageStatus) {
+	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.ID, m.CreatedAt.Local().Format("2006-01-02 15:04"), m.Account, m.Subject)
+	for _, r := range m.Recipients {
+		extra := []string{}
+		if r.Opens.Total > 0 {
+			extra = append(extra, fmt.Sprintf("opened %d (%d human-likely)", r.Opens.Total, r.Opens.Human))
+		}
+		if r.Read {
+			extra = append(extra, "read")
+		}
+		if r.Replied {
+			extra = append(extra, "replied")
+		}
+		if r.Suppressed {
+			extra = append(extra, "suppressed")
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.Address, r.Status, strings.Join(extra, ", "), statusEvidence(r))
+	}
 }
 
 // statusEvidence is the line beside a recipient's status: when a delivery

@@ -19,6 +19,21 @@ type StatusFilter struct {
 // Statuses returns messages with every recipient and every event, newest
 // first: the data of `mailroom status --json` and of the JSON export.
 func (s *Store) Statuses(ctx context.Context, f StatusFilter) ([]tracking.MessageStatus, error) {
+	out := []tracking.MessageStatus{}
+	err := s.EachStatus(ctx, f, func(m tracking.MessageStatus) error {
+		out = append(out, m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachStatus is Statuses one message at a time, for callers that write
+// them out: only one message's recipients and events are in memory at
+// once (all messages of a large database would take gigabytes).
+func (s *Store) EachStatus(ctx context.Context, f StatusFilter, fn func(tracking.MessageStatus) error) error {
 	where, args := []string{"1=1"}, []any{}
 	if f.ID != "" {
 		where = append(where, "(id=? OR message_id=?)")
@@ -35,29 +50,34 @@ func (s *Store) Statuses(ctx context.Context, f StatusFilter) ([]tracking.Messag
 	}
 	rows, err := s.DB.R.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := []tracking.MessageStatus{}
+	// The message rows first (small), so that no cursor stays open while
+	// fn writes.
+	var msgs []tracking.MessageStatus
 	for rows.Next() {
 		var m tracking.MessageStatus
 		var created, due int64
 		if err := rows.Scan(&m.ID, &m.MessageID, &m.Account, &m.Subject, &created, &due, &m.Held); err != nil {
 			rows.Close()
-			return nil, err
+			return err
 		}
 		m.CreatedAt, m.DueAt = tracking.FromMillis(created), tracking.FromMillis(due)
-		out = append(out, m)
+		msgs = append(msgs, m)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	for i := range out {
-		if out[i].Recipients, err = s.recipientStatuses(ctx, out[i].ID); err != nil {
-			return nil, err
+	for _, m := range msgs {
+		if m.Recipients, err = s.recipientStatuses(ctx, m.ID); err != nil {
+			return err
+		}
+		if err := fn(m); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func (s *Store) recipientStatuses(ctx context.Context, message string) ([]tracking.RecipientStatus, error) {

@@ -3,7 +3,6 @@ package view
 import (
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -48,32 +47,17 @@ func one(ctx context.Context, st *store.Store, id string) (tracking.MessageStatu
 }
 
 func exportJSON(ctx context.Context, st *store.Store, ids []string, w io.Writer) error {
-	if _, err := io.WriteString(w, "["); err != nil {
-		return err
-	}
-	for i, id := range ids {
+	jw := store.NewStatusJSON(w)
+	for _, id := range ids {
 		m, err := one(ctx, st, id)
 		if err != nil {
 			return err
 		}
-		b, err := json.MarshalIndent(m, "  ", "  ")
-		if err != nil {
-			return err
-		}
-		sep := "\n  "
-		if i > 0 {
-			sep = ",\n  "
-		}
-		if _, err := io.WriteString(w, sep+string(b)); err != nil {
+		if err := jw.Write(m); err != nil {
 			return err
 		}
 	}
-	if len(ids) > 0 {
-		_, err := io.WriteString(w, "\n]\n")
-		return err
-	}
-	_, err := io.WriteString(w, "]\n")
-	return err
+	return jw.Close()
 }
 
 func exportCSV(ctx context.Context, st *store.Store, ids []string, w io.Writer) error {
