@@ -97,7 +97,7 @@ fi
 
 # bench/outbox and bench/reports belong to other parts of the project;
 # they are Go benchmarks run the way their package docs say.
-gobench() { # NAME DIR NEEDS (smtp-sink: Postfix's tools; mailstack: root, Postfix and Dovecot)
+gobench() { # NAME DIR NEEDS BENCHTIME (NEEDS: smtp-sink: Postfix's tools; mailstack: root, Postfix and Dovecot)
 	if ! ls "$2"/*_test.go >/dev/null 2>&1; then
 		skip "$1" "not present ($2 has no benchmarks)"
 		return
@@ -125,7 +125,7 @@ gobench() { # NAME DIR NEEDS (smtp-sink: Postfix's tools; mailstack: root, Postf
 	fi
 	limit=${BENCH_GO_TIMEOUT:-240}
 	{
-		(cd "$2" && timeout -s QUIT -k 10 "$limit" "$tmp/$1.test" -test.run '^$' -test.bench . -test.benchtime 1x 2>&1)
+		(cd "$2" && timeout -s QUIT -k 10 "$limit" "$tmp/$1.test" -test.run '^$' -test.bench . -test.benchtime "${4:-1x}" 2>&1)
 		echo $? >"$tmp/$1.status"
 	} | tee "$tmp/$1.out"
 	st=$(cat "$tmp/$1.status")
@@ -147,11 +147,11 @@ gobench() { # NAME DIR NEEDS (smtp-sink: Postfix's tools; mailstack: root, Postf
 }
 if want outbox; then
 	section "outbox (bench/outbox)"
-	if [ -d bench/outbox ]; then gobench outbox bench/outbox smtp-sink; else skip outbox "not present"; fi
+	if [ -d bench/outbox ]; then gobench outbox bench/outbox smtp-sink 3x; else skip outbox "not present"; fi
 fi
 if want reports; then
 	section "report sync (bench/reports)"
-	if [ -d bench/reports ]; then gobench reports bench/reports mailstack; else skip reports "not present"; fi
+	if [ -d bench/reports ]; then gobench reports bench/reports mailstack 3x; else skip reports "not present"; fi
 fi
 
 echo

@@ -20,7 +20,12 @@
 // steadier than the rates when other work shares the cores) and the load
 // average.
 //
-//	go test ./bench/outbox -run '^$' -bench . -benchtime 1x
+//	go test ./bench/outbox -run '^$' -bench . -benchtime 3x
+//
+// Each round (each -benchtime iteration) measures smtp-source and the
+// outbox back to back; with more than one round it also prints the median
+// of the rounds' ratios, which moves less with other work on the machine
+// than a single round (bench.sh runs 3).
 //
 // smtp-sink speaks neither TLS nor AUTH, so the benchmark dials with a
 // plain go-smtp client of its own (plainSession): a benchmark-only Dialer
