@@ -136,12 +136,17 @@ gobench() { # NAME DIR NEEDS BENCHTIME (NEEDS: smtp-sink: Postfix's tools; mails
 	elif [ "$st" -eq 0 ]; then
 		# Their figures are the custom metrics of each Benchmark line
 		# ("10.2 ratio  0 non-report-bodies"); the targets are in their output.
-		awk -v name="$1" '/^Benchmark/ {
-			m = ""
-			for (i = 5; i < NF; i += 2) m = m (m == "" ? "" : ", ") $(i + 1) " " $i
-			sub(/-[0-9]+$/, "", $1)
-			printf "%s: %s\t%s\tsee above\tinfo\n", name, $1, m
-		}' "$tmp/$1.out" >>"$BENCH_SUMMARY"
+		# The metrics follow "ns/op" on the benchmark's last line, which
+		# holds its name only when the benchmark printed nothing.
+		awk -v name="$1" '/^Benchmark/ { bench = $1; sub(/-[0-9]+$/, "", bench) }
+			/ ns\/op/ {
+				k = 0
+				for (i = 1; i <= NF; i++) if ($i == "ns/op") k = i
+				m = ""
+				for (i = k + 1; i < NF; i += 2) m = m (m == "" ? "" : ", ") $(i + 1) " " $i
+				last = name ": " bench "\t" m "\tsee above\tinfo"
+			}
+			END { if (last != "") print last }' "$tmp/$1.out" >>"$BENCH_SUMMARY"
 	fi
 	done_section "$1" "$st"
 }
