@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -45,6 +46,8 @@ type resultLog struct {
 	rings  [maxResultRings]ringState
 	broken error // the applier failed: writers stop
 	found  []resultRec
+	used   []int64 // offsets of the slots a previous run wrote (for clear)
+	size   int64   // the file's size when opened (or cleared)
 }
 
 type ringState struct {
@@ -95,11 +98,15 @@ func openResultLog(path string) (*resultLog, error) {
 		f.Close()
 		return nil, fmt.Errorf("outbox: result log %s: %w", path, err)
 	}
-	l := &resultLog{f: f}
+	l := &resultLog{f: f, size: int64(len(b))}
 	l.cond = sync.NewCond(&l.mu)
 	for off := 0; off < len(b); off += slotSize {
-		if rec, ok := decodeSlot(b[off:min(off+slotSize, len(b))]); ok {
+		slot := b[off:min(off+slotSize, len(b))]
+		if rec, ok := decodeSlot(slot); ok {
 			l.found = append(l.found, rec)
+		}
+		if len(slot) < slotHeader || !bytes.Equal(slot[:slotHeader], make([]byte, slotHeader)) {
+			l.used = append(l.used, int64(off))
 		}
 	}
 	return l, nil
@@ -137,19 +144,33 @@ func decodeSlot(b []byte) (resultRec, bool) {
 	return rec, true
 }
 
-// clear forgets the previous run's records once they are applied: the
-// file is emptied, then filled with zeroed slots (never a valid record),
-// so that a record does not need a new disk block in the middle of a
-// send: a full disk shows at start.
+// clear forgets the previous run's records once they are applied. The
+// first time, it writes the whole file as zeroed slots (never a valid
+// record), so that a record does not need a new disk block in the middle
+// of a send: a full disk shows at start. Later it zeroes only the headers
+// of the slots the previous run wrote: `mailroom run --once` from cron
+// every minute must not write 2 MiB each time.
 func (l *resultLog) clear() error {
 	l.mu.Lock()
 	l.found = nil
+	used := l.used
+	l.used = nil
 	l.mu.Unlock()
-	if err := l.f.Truncate(0); err != nil {
-		return fmt.Errorf("outbox: result log: %w", err)
+	if l.size != resultLogSize {
+		if err := l.f.Truncate(0); err != nil {
+			return fmt.Errorf("outbox: result log: %w", err)
+		}
+		if _, err := l.f.WriteAt(make([]byte, resultLogSize), 0); err != nil {
+			return fmt.Errorf("outbox: result log: %w", err)
+		}
+		l.size = resultLogSize
+		return nil
 	}
-	if _, err := l.f.WriteAt(make([]byte, resultLogSize), 0); err != nil {
-		return fmt.Errorf("outbox: result log: %w", err)
+	zero := make([]byte, slotHeader)
+	for _, off := range used {
+		if _, err := l.f.WriteAt(zero, off); err != nil {
+			return fmt.Errorf("outbox: result log: %w", err)
+		}
 	}
 	return nil
 }
