@@ -206,7 +206,7 @@ func (l *resultLog) write(slot int, rec *resultRec) (uint64, error) {
 	return seq, nil
 }
 
-// applied says that the records of session slot below seq are in the
+// markApplied says that the records of session slot below upTo are in the
 // database.
 func (l *resultLog) markApplied(slot int, upTo uint64) {
 	l.mu.Lock()
