@@ -177,7 +177,7 @@ func (l *resultLog) clear() error {
 
 // write records rec in the ring of session slot and returns its sequence
 // number, once the kernel has the write. It waits while the ring is full
-// of records not yet applied.
+// of records not yet applied (and fails then if the applier has failed).
 func (l *resultLog) write(slot int, rec *resultRec) (uint64, error) {
 	if slot < 0 || slot >= maxResultRings {
 		return 0, errRecordTooBig
@@ -190,12 +190,16 @@ func (l *resultLog) write(slot int, rec *resultRec) (uint64, error) {
 		l.mu.Unlock()
 		return 0, err
 	}
-	for seq >= r.applied+ringSlots && l.broken == nil {
+	for seq >= r.applied+ringSlots {
+		// Once the applier has failed, a full ring never empties: fail
+		// rather than wait. A ring with room still takes the record, so
+		// that an acceptance the server has given is never lost to a
+		// database that stopped taking writes (the next start applies it).
+		if l.broken != nil {
+			l.mu.Unlock()
+			return 0, l.broken
+		}
 		l.cond.Wait()
-	}
-	if l.broken != nil {
-		l.mu.Unlock()
-		return 0, l.broken
 	}
 	r.next++
 	l.mu.Unlock()
@@ -217,7 +221,8 @@ func (l *resultLog) markApplied(slot int, upTo uint64) {
 	l.mu.Unlock()
 }
 
-// fail stops every writer: records could no longer be applied.
+// fail stops the writers that would wait for room: records can no longer
+// be applied in this run.
 func (l *resultLog) fail(err error) {
 	l.mu.Lock()
 	if l.broken == nil {

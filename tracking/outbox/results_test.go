@@ -118,6 +118,11 @@ func TestResultLogRingWaitsForTheApplier(t *testing.T) {
 	if err := <-done; !errors.Is(err, boom) {
 		t.Errorf("a writer waiting when the applier failed: %v", err)
 	}
+	// A ring with room still takes records after the failure: an
+	// acceptance already given by the server must reach the file.
+	if _, err := l.write(1, ptr(testRec(ringSlots+3, "ok"))); err != nil {
+		t.Errorf("a ring with room after the applier failed: %v", err)
+	}
 }
 
 // An acceptance logged by a run that died before applying it is applied
