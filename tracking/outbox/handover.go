@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"sync"
 )
@@ -70,14 +69,9 @@ func decodeMark(b []byte) (attempt int64, part int32, ok bool) {
 // openHandOver opens (creating) the file at path and reads the marks a
 // previous run left in it.
 func openHandOver(path string) (*handOver, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, b, err := openSideFile(path, "hand-over marks", maxMarkBytes)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: hand-over marks: %w", err)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxMarkBytes))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("outbox: hand-over marks %s: %w", path, err)
+		return nil, err
 	}
 	h := &handOver{f: f, found: map[int64]int32{}, live: map[int64]int32{}}
 	for off := 0; off+markSize <= len(b); off += markSize {
@@ -103,21 +97,13 @@ func (h *handOver) handedOver(attempt int64, partsDone int32) bool {
 }
 
 // clear forgets the previous run's marks once recovery has closed their
-// attempts: the file is emptied, so a later recovery never reads them,
-// then filled with preallocSlots zeroed slots (never a valid mark), so
-// that a mark does not need a new disk block in the middle of a send: a
-// full disk shows at start, not between the body and ".".
+// attempts: the file becomes preallocSlots zeroed slots (never a valid
+// mark), so a later recovery never reads them.
 func (h *handOver) clear() error {
 	h.mu.Lock()
 	h.found = map[int64]int32{}
 	h.mu.Unlock()
-	if err := h.f.Truncate(0); err != nil {
-		return fmt.Errorf("outbox: hand-over marks: %w", err)
-	}
-	if _, err := h.f.WriteAt(make([]byte, preallocSlots*markSize), 0); err != nil {
-		return fmt.Errorf("outbox: hand-over marks: %w", err)
-	}
-	return nil
+	return zeroFill(h.f, "hand-over marks", preallocSlots*markSize)
 }
 
 // acquire hands a worker its slot.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"sync"
 )
@@ -47,7 +46,6 @@ type resultLog struct {
 	broken error // the applier failed: writers stop
 	found  []resultRec
 	used   []int64 // offsets of the slots a previous run wrote (for clear)
-	size   int64   // the file's size when opened (or cleared)
 }
 
 type ringState struct {
@@ -89,16 +87,11 @@ var errRecordTooBig = errors.New("result record larger than a slot")
 // openResultLog opens (creating) the file at path and reads the records a
 // previous run left in it.
 func openResultLog(path string) (*resultLog, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, b, err := openSideFile(path, "result log", resultLogSize)
 	if err != nil {
-		return nil, fmt.Errorf("outbox: result log: %w", err)
+		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(f, resultLogSize))
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("outbox: result log %s: %w", path, err)
-	}
-	l := &resultLog{f: f, size: int64(len(b))}
+	l := &resultLog{f: f}
 	l.cond = sync.NewCond(&l.mu)
 	for off := 0; off < len(b); off += slotSize {
 		slot := b[off:min(off+slotSize, len(b))]
@@ -144,27 +137,19 @@ func decodeSlot(b []byte) (resultRec, bool) {
 	return rec, true
 }
 
-// clear forgets the previous run's records once they are applied. The
-// first time, it writes the whole file as zeroed slots (never a valid
-// record), so that a record does not need a new disk block in the middle
-// of a send: a full disk shows at start. Later it zeroes only the headers
-// of the slots the previous run wrote: `mailroom run --once` from cron
-// every minute must not write 2 MiB each time.
+// clear forgets the previous run's records once they are applied. A file
+// not yet at its full size becomes zeroed slots (zeroFill); after that
+// only the headers of the slots the previous run wrote are zeroed, which
+// makes them invalid: `mailroom run --once` from cron every minute must
+// not write 2 MiB each time.
 func (l *resultLog) clear() error {
 	l.mu.Lock()
 	l.found = nil
 	used := l.used
 	l.used = nil
 	l.mu.Unlock()
-	if l.size != resultLogSize {
-		if err := l.f.Truncate(0); err != nil {
-			return fmt.Errorf("outbox: result log: %w", err)
-		}
-		if _, err := l.f.WriteAt(make([]byte, resultLogSize), 0); err != nil {
-			return fmt.Errorf("outbox: result log: %w", err)
-		}
-		l.size = resultLogSize
-		return nil
+	if fi, err := l.f.Stat(); err != nil || fi.Size() != resultLogSize {
+		return zeroFill(l.f, "result log", resultLogSize)
 	}
 	zero := make([]byte, slotHeader)
 	for _, off := range used {
