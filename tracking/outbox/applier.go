@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -62,7 +61,6 @@ func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan
 	ctx = context.WithoutCancel(ctx)
 	log := r.Outbox.results
 	var failed error
-	applied := 0
 	batch := make([]pendingResult, 0, maxApplyBatch)
 	for first := range in {
 		batch = append(batch[:0], first)
@@ -93,7 +91,7 @@ func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan
 		var msgs []string
 		var err error
 		if r.applyFault != nil {
-			err = r.applyFault(applied)
+			err = r.applyFault()
 		}
 		if err == nil {
 			msgs, err = r.Outbox.applyResults(ctx, recs, r.policy())
@@ -104,7 +102,6 @@ func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan
 			r.fail(err)
 			continue
 		}
-		applied += len(batch)
 		r.Outbox.changed(msgs...)
 		for _, p := range batch {
 			log.markApplied(p.slot, p.seq+1)
@@ -125,14 +122,13 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 		var evs []tracking.Event
 		var replies, ends [][]any
 		var rids []int64
+		open, err := openAttempts(ctx, tx, recs)
+		if err != nil {
+			return err
+		}
 		for _, rec := range recs {
-			var ended int64
-			err := tx.QueryRowContext(ctx, `SELECT ended_at FROM outbox_attempts WHERE id=?`, rec.Attempt).Scan(&ended)
-			if errors.Is(err, sql.ErrNoRows) || (err == nil && ended != 0) {
+			if !open[rec.Attempt] {
 				continue
-			}
-			if err != nil {
-				return err
 			}
 			at := time.UnixMilli(rec.At)
 			j := &job{attempt: rec.Attempt, message: rec.Message, envid: rec.EnvID}
@@ -144,8 +140,9 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 				if err != nil {
 					return err
 				}
-				evs = append(evs, tracking.Event{Recipient: rr.ID, At: at, Kind: tracking.EvAccepted, Source: tracking.SrcSMTP,
-					Command: reply.Command, Code: reply.Code, EnhancedCode: reply.Enhanced, Text: reply.Text, Detail: detail})
+				ev := replyEvent(rr.ID, at, reply)
+				ev.Kind, ev.Detail = tracking.EvAccepted, detail
+				evs = append(evs, ev)
 				replies = append(replies, []any{rr.ID, words})
 				rids = append(rids, rr.ID)
 			}
@@ -176,6 +173,29 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 		return nil
 	})
 	return msgs, err
+}
+
+// openAttempts says which of the records' attempts are still open: a
+// record replayed after it was applied finds its attempt closed.
+func openAttempts(ctx context.Context, tx *sql.Tx, recs []resultRec) (map[int64]bool, error) {
+	ids := make([]int64, len(recs))
+	for i, rec := range recs {
+		ids[i] = rec.Attempt
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM outbox_attempts WHERE ended_at=0 AND id IN (SELECT value FROM json_each(?))`, jsonInts(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	open := make(map[int64]bool, len(recs))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		open[id] = true
+	}
+	return open, rows.Err()
 }
 
 // The applier's statements, a JSON array of rows each.

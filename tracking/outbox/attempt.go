@@ -561,8 +561,7 @@ const uncertainNote = "The connection broke after the message was sent and befor
 // reason (uncertain policy "hold") or a pause reason (535) for the caller.
 func (o *Outbox) recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt, r mail.RcptResult, res mail.SubmitResult, p Policy, now time.Time) (hold, pause string, err error) {
 	words := Explain(r.Outcome, r.Reply)
-	ev := tracking.Event{Recipient: rc.id, At: now, Source: tracking.SrcSMTP, Command: r.Reply.Command,
-		Code: r.Reply.Code, EnhancedCode: r.Reply.Enhanced, Text: r.Reply.Text}
+	ev := replyEvent(rc.id, now, r.Reply)
 	final := false
 	switch r.Outcome {
 	case mail.Accepted:
@@ -602,6 +601,13 @@ func (o *Outbox) recordRcpt(ctx context.Context, tx *sql.Tx, j *job, rc *jobRcpt
 		return "", "", err
 	}
 	return hold, pause, o.applyCancelTx(ctx, tx, rc.id, final || ev.Kind == tracking.EvExpired, now)
+}
+
+// replyEvent is the event of a server's reply to a recipient, its kind
+// and detail left to the caller.
+func replyEvent(rid int64, at time.Time, r mail.Reply) tracking.Event {
+	return tracking.Event{Recipient: rid, At: at, Source: tracking.SrcSMTP, Command: r.Command,
+		Code: r.Code, EnhancedCode: r.Enhanced, Text: r.Text}
 }
 
 // acceptedDetail is the detail of an "accepted" event: the attempt, the

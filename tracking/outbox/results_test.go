@@ -229,8 +229,9 @@ func TestApplierFailureLosesNothing(t *testing.T) {
 	}
 	full := errors.New("database or disk is full")
 	r := e.runner(newPeerDialer(srv))
-	r.applyFault = func(applied int) error {
-		if applied == 0 {
+	batches := 0
+	r.applyFault = func() error {
+		if batches++; batches == 1 {
 			// The first batch goes in, slowly: the sessions go on
 			// sending meanwhile, and the next batch meets the full disk.
 			time.Sleep(30 * time.Millisecond)

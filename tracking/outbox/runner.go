@@ -38,10 +38,9 @@ type Runner struct {
 	// crash soak must catch.
 	hook        func(hookInfo)
 	unsafeOrder bool
-	// applyFault, when set, is asked before each applier batch (with the
-	// number of records applied so far) and fails it with the error it
-	// returns: a database that stops taking writes.
-	applyFault func(applied int) error
+	// applyFault, when set, is asked before each applier batch and fails
+	// it with the error it returns: a database that stops taking writes.
+	applyFault func() error
 
 	lock io.Closer // the sender lock, held while a run is in progress
 	// applyCh feeds the applier the result log's records (nil without a
@@ -192,7 +191,7 @@ func (r *Runner) start(ctx context.Context) error {
 		// close their attempts before Recover takes the rest for crashed.
 		var msgs []string
 		if msgs, err = r.Outbox.applyResults(ctx, l.found, p); err == nil && len(msgs) > 0 {
-			r.logf("outbox: applied %d acceptances logged by a previous run", len(msgs))
+			r.logf("outbox: applied the acceptances a previous run logged for %d messages", len(msgs))
 			r.Outbox.changed(msgs...)
 		}
 	}

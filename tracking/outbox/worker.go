@@ -399,29 +399,14 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 			}
 			r.callHook(hookInfo{Point: hookReplied, EnvID: j.envid, Accepted: acc})
 		}
-		if ch := r.applyChan(); ch != nil {
-			if rec, ok := cleanResult(j, part, res, serr, r.Outbox.now()); ok {
-				seq, err := r.Outbox.results.write(slot, &rec)
-				if err == nil {
-					// Logged: the next message may go out; the applier
-					// commits this one with others.
-					if h != nil {
-						h.recorded(j.attempt)
-					}
-					ch <- pendingResult{slot: slot, seq: seq, rec: rec}
-					c, err := r.Outbox.claimNext(sctx, r.nextOnSession(ctx, ln, p, ahead), p)
-					if err != nil {
-						return nil, nil, false, err
-					}
-					// As after recordAndClaim's one commit: the result is
-					// recorded and the next copies are claimed.
-					r.callHook(hookInfo{Point: hookRecorded, EnvID: j.envid})
-					return nil, c.jobs, c.paused, nil
-				}
-				if !errors.Is(err, errRecordTooBig) {
-					return serr, nil, false, err
-				}
+		if logged, c, err := r.logAcceptance(ctx, ln, j, part, res, serr, p, ahead, slot); logged {
+			if err != nil {
+				return serr, nil, false, err
 			}
+			// As after recordAndClaim's one commit: the result is
+			// recorded and the next copies are claimed.
+			r.callHook(hookInfo{Point: hookRecorded, EnvID: j.envid})
+			return nil, c.jobs, c.paused, nil
 		}
 		var nx *nextCopy
 		if serr == nil {
@@ -441,6 +426,37 @@ func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, 
 		part = rest
 	}
 	return nil, nil, false, nil
+}
+
+// logAcceptance records a clean acceptance in the session's ring of the
+// result log, hands it to the applier and claims the session's next
+// copies (up to ahead) in a commit of their own: the next message may go
+// out, and the applier commits this result with others. It reports false
+// when the result is not for the log (no log, not clean, too big for a
+// slot): the caller commits it at once.
+func (r *Runner) logAcceptance(ctx context.Context, ln *lane, j *job, part []*jobRcpt, res mail.SubmitResult, serr error,
+	p Policy, ahead, slot int) (logged bool, c claimedMany, err error) {
+	ch := r.applyChan()
+	if ch == nil {
+		return false, c, nil
+	}
+	rec, ok := cleanResult(j, part, res, serr, r.Outbox.now())
+	if !ok {
+		return false, c, nil
+	}
+	seq, err := r.Outbox.results.write(slot, &rec)
+	if errors.Is(err, errRecordTooBig) {
+		return false, c, nil
+	}
+	if err != nil {
+		return true, c, err
+	}
+	if h := r.Outbox.handover; h != nil {
+		h.recorded(j.attempt)
+	}
+	ch <- pendingResult{slot: slot, seq: seq, rec: rec}
+	c, err = r.Outbox.claimNext(context.WithoutCancel(ctx), r.nextOnSession(ctx, ln, p, ahead), p)
+	return true, c, err
 }
 
 func (r *Runner) applyChan() chan pendingResult {
