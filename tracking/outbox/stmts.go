@@ -28,14 +28,16 @@ const (
 	// statement per kind for all of them, the copies and rows passed as a
 	// JSON array.
 	// A copy's body is read with its claim only up to eagerBodyMax bytes
-	// (the parts are NULL above: the body is read when its turn comes).
-	qClaimCopies = `SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid,
-			c.base_prefix + length(c.body) + c.base_suffix,
-			iif(c.base_prefix + length(c.body) + c.base_suffix <= ?2, substr(b.body, 1, c.base_prefix), NULL),
-			iif(c.base_prefix + length(c.body) + c.base_suffix <= ?2, c.body, NULL),
-			iif(c.base_prefix + length(c.body) + c.base_suffix <= ?2 AND c.base_suffix > 0, substr(b.body, -c.base_suffix), NULL),
+	// (?2; the parts are NULL above it: the body is read when its turn
+	// comes). length() reads a blob's size without its bytes.
+	qClaimCopies = `WITH c AS (SELECT id, message, envid, base, base_prefix, base_suffix, body,
+				base_prefix + length(body) + base_suffix AS whole
+			FROM copies WHERE id IN (SELECT value FROM json_each(?1)))
+		SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.whole,
+			iif(c.whole <= ?2, substr(b.body, 1, c.base_prefix), NULL), iif(c.whole <= ?2, c.body, NULL),
+			iif(c.whole <= ?2 AND c.base_suffix > 0, substr(b.body, -c.base_suffix), NULL),
 			coalesce((SELECT a.paused_reason FROM outbox_accounts a WHERE a.account=m.account), '')
-			FROM copies c JOIN messages m ON m.id=c.message` + store.CopyBaseJoin + ` WHERE c.id IN (SELECT value FROM json_each(?1))`
+		FROM c JOIN messages m ON m.id=c.message` + store.CopyBaseJoin
 	// qCopyBody reads one copy's body (on a reader) when its turn comes.
 	qCopyBody = `SELECT ` + store.CopyBodyColumns + ` FROM copies c` + store.CopyBaseJoin + ` WHERE c.id=?`
 	// CROSS JOIN keeps the copy's index (outbox_copy_rcpts) in use.
