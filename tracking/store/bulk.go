@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"time"
 	"unicode/utf8"
 
 	"mailroom/tracking"
@@ -52,9 +51,7 @@ func (s *Store) AddEvents(ctx context.Context, tx *sql.Tx, evs []tracking.Event)
 	var slow []tracking.Event
 	var bulk []tracking.Event
 	for _, e := range evs {
-		if e.At.IsZero() {
-			e.At = time.Now()
-		}
+		e = withDefaults(e)
 		// A recipient's later events follow its first one; text that JSON
 		// would not carry byte for byte (invalid UTF-8) goes as a parameter.
 		if seen[e.Recipient] || e.DedupKey != "" || e.Report != 0 || !jsonSafe(e) {
@@ -106,9 +103,6 @@ func (s *Store) AddEvents(ctx context.Context, tx *sql.Tx, evs []tracking.Event)
 			// past (derived again from all events).
 			slow = append(slow, e)
 			continue
-		}
-		if e.Detail == "" {
-			e.Detail = "{}"
 		}
 		inserts = append(inserts, []any{e.Recipient, at, string(e.Kind), string(e.Source), e.Command, e.Code,
 			e.EnhancedCode, e.Text, e.Match, e.Detail})

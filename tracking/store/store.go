@@ -64,13 +64,20 @@ func (s *Store) AddEvent(ctx context.Context, tx *sql.Tx, e tracking.Event) (boo
 	return addEvent(ctx, tx, s.hot, e)
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event) (bool, error) {
+// withDefaults fills what an event may leave out: an empty detail object,
+// and now for a zero time.
+func withDefaults(e tracking.Event) tracking.Event {
 	if e.Detail == "" {
 		e.Detail = "{}"
 	}
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
+	return e
+}
+
+func addEvent(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event) (bool, error) {
+	e = withDefaults(e)
 	var dedup any
 	if e.DedupKey != "" {
 		dedup = e.DedupKey
