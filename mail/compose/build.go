@@ -386,23 +386,35 @@ func writeBody(w io.Writer, n *node) error {
 		}
 		return mw.Close()
 	}
-	var enc io.WriteCloser
-	switch n.cte {
-	case "7bit":
-		// Canonical text with short lines: nothing to encode.
-		return n.body(w)
-	case "quoted-printable":
-		enc = quotedprintable.NewWriter(w)
-	case "base64":
-		enc = base64.NewEncoder(base64.StdEncoding, &lineBreaker{w: w})
-	default:
-		return fmt.Errorf("compose: internal error: encoding %q", n.cte)
+	enc, err := transferEncoder(w, n.cte)
+	if err != nil {
+		return fmt.Errorf("compose: internal error: %w", err)
 	}
 	if err := n.body(enc); err != nil {
 		return err
 	}
 	return enc.Close()
 }
+
+// transferEncoder writes what it is given to w in the transfer encoding
+// cte: quoted-printable, base64 in lines of 76, or as it is (7bit, 8bit,
+// binary, none). Close flushes the encoder and leaves w open.
+func transferEncoder(w io.Writer, cte string) (io.WriteCloser, error) {
+	switch cte {
+	case "", "7bit", "8bit", "binary":
+		// Canonical text with short lines: nothing to encode.
+		return nopWriteCloser{w}, nil
+	case "quoted-printable":
+		return quotedprintable.NewWriter(w), nil
+	case "base64":
+		return base64.NewEncoder(base64.StdEncoding, &lineBreaker{w: w}), nil
+	}
+	return nil, fmt.Errorf("transfer encoding %q", cte)
+}
+
+type nopWriteCloser struct{ io.Writer }
+
+func (nopWriteCloser) Close() error { return nil }
 
 // lineBreaker cuts base64 output into lines of 76 characters (RFC 2045
 // section 6.8). The last line gets no CRLF: the boundary delimiter that

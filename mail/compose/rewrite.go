@@ -86,17 +86,16 @@ func rewriteEntity(w io.Writer, h textproto.Header, body []byte, fn func([]byte)
 }
 
 func rewriteLeaf(w io.Writer, cte string, body []byte, fn func([]byte) ([]byte, error)) error {
-	var decoded []byte
-	var err error
+	enc, err := transferEncoder(w, cte)
+	if err != nil {
+		return fmt.Errorf("text/html part: %w", err)
+	}
+	decoded := body
 	switch cte {
-	case "", "7bit", "8bit", "binary":
-		decoded = body
 	case "quoted-printable":
 		decoded, err = io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
 	case "base64":
 		decoded, err = io.ReadAll(base64.NewDecoder(base64.StdEncoding, bytes.NewReader(body)))
-	default:
-		return fmt.Errorf("text/html part in transfer encoding %q", cte)
 	}
 	if err != nil {
 		return fmt.Errorf("text/html part: %w", err)
@@ -105,22 +104,10 @@ func rewriteLeaf(w io.Writer, cte string, body []byte, fn func([]byte) ([]byte, 
 	if err != nil {
 		return err
 	}
-	switch cte {
-	case "quoted-printable":
-		enc := quotedprintable.NewWriter(w)
-		if _, err := enc.Write(html); err != nil {
-			return err
-		}
-		return enc.Close()
-	case "base64":
-		enc := base64.NewEncoder(base64.StdEncoding, &lineBreaker{w: w})
-		if _, err := enc.Write(html); err != nil {
-			return err
-		}
-		return enc.Close()
+	if _, err := enc.Write(html); err != nil {
+		return err
 	}
-	_, err = w.Write(html)
-	return err
+	return enc.Close()
 }
 
 // isAttachment: an attached .html file is the user's, never rewritten.
