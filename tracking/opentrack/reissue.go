@@ -28,7 +28,7 @@ func (l Links) Reissue(html []byte, old, id token.CopyID) ([]byte, int, error) {
 		sub := trackedURL.FindSubmatch(m)
 		kind, tok := string(sub[1]), string(sub[2])
 		switch {
-		case kind == "o" && sub[3] == nil && len(m) > 4 && string(m[len(m)-4:]) == ".gif":
+		case kind == "o" && sub[3] == nil: // the pattern's ".gif" ending
 			c, err := l.Keyring.VerifyOpen(tok)
 			if err != nil || c.CopyID != old {
 				return m
