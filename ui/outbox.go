@@ -314,7 +314,7 @@ func (r *outboxRow) set(msg OutboxMessage) {
 	case msg.NextAttempt.After(now):
 		when = "next try " + fmtTime(msg.NextAttempt, now)
 	}
-	setText(r.meta, fmt.Sprintf("%d/%d accepted%s · %s · %s", msg.Accepted, msg.Total, notSentText(msg, ", "), msg.Account, when))
+	setText(r.meta, fmt.Sprintf("%d/%d accepted%s · %s · %s", msg.Accepted, msg.Total, notSentText(msg), msg.Account, when))
 	st, n := pressingStatus(msg.Recipients)
 	r.b.setStatus(st, n)
 }
@@ -327,14 +327,15 @@ func (r *outboxRow) CreateRenderer() fyne.WidgetRenderer {
 // rejected recipient is done but was never accepted; counting it as
 // accepted would tell the user a refused address got through.
 func progressText(msg OutboxMessage) string {
-	return fmt.Sprintf("%d of %d accepted%s", msg.Accepted, msg.Total, notSentText(msg, ", "))
+	return fmt.Sprintf("%d of %d accepted%s", msg.Accepted, msg.Total, notSentText(msg))
 }
 
-func notSentText(msg OutboxMessage, sep string) string {
+// notSentText is ", N not sent" after an accepted count, or nothing.
+func notSentText(msg OutboxMessage) string {
 	if msg.NotSent == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s%d not sent", sep, msg.NotSent)
+	return fmt.Sprintf(", %d not sent", msg.NotSent)
 }
 
 // pressingStatus is the status a message waits on, with how many
