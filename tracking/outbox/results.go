@@ -115,10 +115,16 @@ func encodeSlot(seq uint64, rec *resultRec) ([]byte, error) {
 	}
 	b := make([]byte, slotHeader+len(payload))
 	binary.LittleEndian.PutUint32(b[0:], uint32(len(payload)))
-	binary.LittleEndian.PutUint64(b[8:], seq)
 	copy(b[slotHeader:], payload)
-	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
+	stamp(b, seq)
 	return b, nil
+}
+
+// stamp writes the sequence number into an encoded slot, and the
+// checksum that covers it.
+func stamp(b []byte, seq uint64) {
+	binary.LittleEndian.PutUint64(b[8:], seq)
+	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(b[8:], castagnoli))
 }
 
 func decodeSlot(b []byte) (resultRec, bool) {
@@ -167,14 +173,15 @@ func (l *resultLog) write(slot int, rec *resultRec) (uint64, error) {
 	if slot < 0 || slot >= maxResultRings {
 		return 0, errRecordTooBig
 	}
+	// Encoded before the lock (the other sessions need it); the number
+	// is stamped in once it is known.
+	b, err := encodeSlot(0, rec)
+	if err != nil {
+		return 0, err
+	}
 	l.mu.Lock()
 	r := &l.rings[slot]
 	seq := r.next
-	b, err := encodeSlot(seq, rec)
-	if err != nil {
-		l.mu.Unlock()
-		return 0, err
-	}
 	for seq >= r.applied+ringSlots {
 		// Once the applier has failed, a full ring never empties: fail
 		// rather than wait. A ring with room still takes the record, so
@@ -188,6 +195,7 @@ func (l *resultLog) write(slot int, rec *resultRec) (uint64, error) {
 	}
 	r.next++
 	l.mu.Unlock()
+	stamp(b, seq)
 	off := int64(slot*ringSlots+int(seq%ringSlots)) * slotSize
 	if _, err := l.f.WriteAt(b, off); err != nil {
 		return 0, fmt.Errorf("outbox: result log: %w", err)
