@@ -5,9 +5,8 @@
 // Both the MIME builder (mail/compose) and the submitter (mail/submit) run
 // message bytes through these readers, so a bare CR or bare LF can never
 // reach the server and be read differently by two SMTP implementations
-// ("SMTP smuggling"). Dot-stuffing is not done here: it belongs to the
-// DATA writer (go-smtp's textproto DotWriter), which escapes a leading "."
-// on every line and writes the single terminating ".".
+// ("SMTP smuggling"). DotWriter then writes such text as DATA content:
+// a leading "." doubled on every line, and the single terminating ".".
 //
 // The package has no dependencies beyond the standard library.
 package wire
