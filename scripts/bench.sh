@@ -16,7 +16,7 @@
 set -u
 cd "$(dirname "$0")/.."
 only=${BENCH_ONLY:-view gui tracker corpus outbox reports}
-tags='migrated_fynedo ci'
+tags='migrated_fynedo ci mailroom_plaintext_bench'
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -132,6 +132,16 @@ func (p *proxy) readLine() (string, bool) {
 	return line, err == nil
 }
 
+// countPipelined counts a command read while more of the client's bytes
+// were already waiting.
+func (p *proxy) countPipelined() {
+	if p.br.Buffered() > 0 {
+		p.s.mu.Lock()
+		p.tr.Pipelined++
+		p.s.mu.Unlock()
+	}
+}
+
 func (p *proxy) sleep(d time.Duration) bool {
 	select {
 	case <-time.After(d):
@@ -292,6 +302,7 @@ func (p *proxy) relay(dropGreeting bool) {
 		if !ok {
 			return
 		}
+		p.countPipelined()
 		verb, arg := splitCmd(line)
 		handled, alive := p.applyFault(verb, p.fault(verb, arg))
 		if !alive {
@@ -337,10 +348,24 @@ func (p *proxy) relay(dropGreeting bool) {
 				return
 			}
 		}
+		if (verb == "EHLO" || verb == "HELO") && s.cfg.NoPipelining {
+			reply = withoutKeyword(reply, "PIPELINING")
+		}
 		if !p.write(reply) || code == 421 || verb == "QUIT" {
 			return
 		}
 	}
+}
+
+// withoutKeyword removes one keyword's line from an EHLO reply.
+func withoutKeyword(reply, keyword string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(reply, "\r\n"), "\r\n") {
+		if text := l[min(4, len(l)):]; !strings.EqualFold(text, keyword) {
+			lines = append(lines, text)
+		}
+	}
+	return multiline(250, lines)
 }
 
 // body relays the message up to ".", decides the "." fault, and returns

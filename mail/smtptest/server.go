@@ -53,6 +53,9 @@ type Config struct {
 	SMTPUTF8      bool  // advertise SMTPUTF8 (RFC 6531)
 	MaxSize       int64 // SIZE limit in bytes; 0 advertises SIZE without a limit
 	MaxRecipients int   // answer 452 4.5.3 beyond this many RCPTs per transaction
+	// NoPipelining leaves PIPELINING (RFC 2920) out of the EHLO reply, so
+	// a client speaks one command at a time.
+	NoPipelining bool
 
 	Cert          CertKind // which certificate to present
 	TLSMaxVersion uint16   // e.g. tls.VersionTLS10: an old server that speaks only that
@@ -159,6 +162,9 @@ type Transcript struct {
 	Replies      []byte
 	TLS          bool   // a TLS handshake completed
 	HandshakeErr string // the server's view of a failed handshake
+	// Pipelined counts the commands read while more of the client's
+	// bytes were already waiting: sent before this command's reply.
+	Pipelined int
 }
 
 // Server is a running peer. Start registers its Close with t.Cleanup.

@@ -58,6 +58,7 @@ func Dial(ctx context.Context, opt Options) (mail.Session, error) {
 		dc.Close()
 		return nil, withCtx(ctx, err)
 	}
+	s.transactions(s.tc)
 	return s, nil
 }
 

@@ -13,8 +13,8 @@
 //     deadline (a wrapped net.Conn), and the reply after "." has the long
 //     RFC 5321 4.5.3.2.6 deadline.
 //   - Message bytes go on the wire only through mail/wire: CR and LF only
-//     as CRLF, no line over 998 octets; go-smtp's DATA writer dot-stuffs
-//     and writes the one terminating ".".
+//     as CRLF, no line over 998 octets; wire.DotWriter dot-stuffs and
+//     writes the one terminating ".".
 //   - Once "." has been written, a broken connection is Uncertain, never
 //     Deferred: the outbox must not resend blindly.
 //
@@ -27,18 +27,24 @@
 //	4xx to MAIL, RCPT, DATA or after "."                            Deferred
 //	5xx to MAIL, RCPT, DATA or after "." (even if the server closes) Rejected
 //	452 or 4.5.3 to RCPT (too many recipients)                      TooManyRecipients
-//	recipients after a 452, or never reached                        NotAttempted
+//	after a 452 (one command at a time), or never reached           NotAttempted
 //	421 or a lost connection before "."                             Deferred, for all not yet accepted
 //	lost connection or timeout after "." was written                Uncertain
 //	250 after "."                                                   Accepted
 //
 // A 5xx to one RCPT settles only that recipient; with no recipient left,
-// DATA is not sent. A line over 998 octets is Rejected (the message cannot
-// be sent as it is).
+// no message is sent (one command at a time DATA is not sent; pipelined,
+// the server refuses it, and a DATA it accepts anyway gets "." alone). A
+// line over 998 octets is Rejected (the message cannot be sent as it is).
 //
 // The greeting, EHLO and STARTTLS before TLS are spoken here rather than by
 // github.com/emersion/go-smtp (v0.25.1), so that each failure is attributed
 // to its command, a server that omits STARTTLS is refused, and no byte the
 // server sent in clear can be read as a reply after TLS. go-smtp's Client
-// takes over once TLS is up.
+// takes over once TLS is up, for EHLO and AUTH. The transactions are
+// spoken here again (commands.go, txn.go): go-smtp's Client waits for each
+// reply before the next command, where a server offering PIPELINING
+// (RFC 2920) takes MAIL, every RCPT and DATA in one write, which halves the
+// round trips of a message. Without PIPELINING the same code sends one
+// command at a time.
 package submit

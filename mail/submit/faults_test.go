@@ -37,7 +37,10 @@ type faultCase struct {
 	code     int          // its code (0: a lost connection)
 	body     func() io.Reader
 	bodySent *bool
-	check    func(t *testing.T, srv *smtptest.Server, res mail.SubmitResult)
+	// wantPipelined replaces want when the server offers PIPELINING: every
+	// RCPT then has a reply of its own, even after a 452.
+	wantPipelined []mail.Outcome
+	check         func(t *testing.T, srv *smtptest.Server, res mail.SubmitResult, pipelined bool)
 }
 
 func yes() *bool { b := true; return &b }
@@ -83,7 +86,7 @@ func perCommand() []faultCase {
 				c.bodySent = yes()
 			}
 			if cmd == "." && kind == "drop" {
-				c.check = func(t *testing.T, srv *smtptest.Server, res mail.SubmitResult) {
+				c.check = func(t *testing.T, srv *smtptest.Server, res mail.SubmitResult, _ bool) {
 					if got := srv.Received(); len(got) != 1 || !got[0].ReplyLost {
 						t.Errorf("server should hold the message whose reply was lost: %+v", got)
 					}
@@ -121,16 +124,16 @@ func otherCases() []faultCase {
 			body: func() io.Reader { return io.MultiReader(bytes.NewReader(big)) }, // not seekable: no SIZE=
 			want: all(R), cmd: ".", code: 552, bodySent: yes()},
 		{name: "452 on RCPT 2", cfg: smtptest.Config{Faults: []smtptest.Fault{{Command: "RCPT", Nth: 2, Code: 452, Enhanced: "4.5.3"}}},
-			want: []mail.Outcome{A, TM, NA}, cmd: "RCPT", code: 452},
+			want: []mail.Outcome{A, TM, NA}, wantPipelined: []mail.Outcome{A, TM, A}, cmd: "RCPT", code: 452},
 		{name: "server recipient limit", cfg: smtptest.Config{MaxRecipients: 1},
-			want: []mail.Outcome{A, TM, NA}, cmd: "RCPT", code: 452},
+			want: []mail.Outcome{A, TM, NA}, wantPipelined: []mail.Outcome{A, TM, TM}, cmd: "RCPT", code: 452},
 		{name: "451 4.5.3 on RCPT 3", cfg: smtptest.Config{Faults: []smtptest.Fault{{Command: "RCPT", Nth: 3, Code: 451, Enhanced: "4.5.3"}}},
 			want: []mail.Outcome{A, A, TM}, cmd: "RCPT", code: 451},
 		{name: "partial: per-address replies", cfg: smtptest.Config{Faults: []smtptest.Fault{
 			{Command: "RCPT", Address: "B@example.test", Code: 550, Enhanced: "5.1.1", Text: "no such user"},
 			{Command: "RCPT", Address: "c@example.test", Code: 450, Enhanced: "4.2.1", Text: "mailbox busy"}}},
 			want: []mail.Outcome{A, R, D}, cmd: "RCPT", code: 550,
-			check: func(t *testing.T, srv *smtptest.Server, res mail.SubmitResult) {
+			check: func(t *testing.T, srv *smtptest.Server, res mail.SubmitResult, _ bool) {
 				if r := res.Rcpts[1].Reply; r.Enhanced != "5.1.1" || r.Text != "no such user" {
 					t.Errorf("evidence %+v", r)
 				}
@@ -140,11 +143,16 @@ func otherCases() []faultCase {
 			}},
 		{name: "partial: 421 at RCPT 3", cfg: smtptest.Config{Faults: []smtptest.Fault{{Command: "RCPT", Nth: 3, Code: 421}}},
 			want: all(D), err: D, cmd: "RCPT", code: 421},
-		{name: "all RCPT refused: no DATA", cfg: smtptest.Config{Faults: []smtptest.Fault{{Command: "RCPT", Code: 550}}},
+		// One at a time, DATA waits for an accepted RCPT; pipelined it goes
+		// with the RCPTs, and the server refuses it (RFC 2920 3.1).
+		{name: "all RCPT refused: no message", cfg: smtptest.Config{Faults: []smtptest.Fault{{Command: "RCPT", Code: 550}}},
 			want: all(R), cmd: "RCPT", code: 550,
-			check: func(t *testing.T, srv *smtptest.Server, res mail.SubmitResult) {
-				if bytes.Contains(srv.ClientBytes(), []byte("DATA\r\n")) {
-					t.Error("DATA sent with no accepted recipient")
+			check: func(t *testing.T, srv *smtptest.Server, res mail.SubmitResult, pipelined bool) {
+				if sent := bytes.Contains(srv.ClientBytes(), []byte("DATA\r\n")); sent != pipelined {
+					t.Errorf("DATA sent: %v, pipelined: %v", sent, pipelined)
+				}
+				if len(srv.Received()) != 0 || res.BodySent {
+					t.Errorf("a message went out with no accepted recipient: %+v", srv.Received())
 				}
 			}},
 		{name: "MAIL 5xx then close stays Rejected", cfg: smtptest.Config{Faults: []smtptest.Fault{{Command: "MAIL", Code: 554, Close: true}}},
@@ -160,6 +168,9 @@ func otherCases() []faultCase {
 	}
 }
 
+// TestFaultTable runs every case against a server with PIPELINING (the
+// commands up to DATA in one write) and one without (a command at a time),
+// over implicit TLS and STARTTLS.
 func TestFaultTable(t *testing.T) {
 	cases := append(perCommand(), otherCases()...)
 	n := 0
@@ -168,19 +179,30 @@ func TestFaultTable(t *testing.T) {
 			if c.only != "" && c.only != sec {
 				continue
 			}
-			n++
-			t.Run(string(sec)+"/"+c.name, func(t *testing.T) {
-				t.Parallel()
-				runFaultCase(t, c, sec)
-			})
+			for _, pipelined := range []bool{true, false} {
+				n++
+				mode := "pipelined"
+				if !pipelined {
+					mode = "lockstep"
+				}
+				t.Run(string(sec)+"/"+mode+"/"+c.name, func(t *testing.T) {
+					t.Parallel()
+					runFaultCase(t, c, sec, pipelined)
+				})
+			}
 		}
 	}
-	t.Logf("fault table: %d cases (%d scenarios × security modes)", n, len(cases))
+	t.Logf("fault table: %d cases (%d scenarios × security modes × pipelining)", n, len(cases))
 }
 
-func runFaultCase(t *testing.T, c faultCase, sec mail.Security) {
+func runFaultCase(t *testing.T, c faultCase, sec mail.Security, pipelined bool) {
 	cfg := c.cfg
 	cfg.Security = sec
+	cfg.NoPipelining = !pipelined
+	want := c.want
+	if pipelined && c.wantPipelined != nil {
+		want = c.wantPipelined
+	}
 	srv := smtptest.Start(t, cfg)
 	o := opts(srv)
 	o.CommandTimeout, o.WriteTimeout, o.FinalReplyTimeout = time.Second, 300*time.Millisecond, 500*time.Millisecond
@@ -209,8 +231,8 @@ func runFaultCase(t *testing.T, c faultCase, sec mail.Security) {
 	}
 	found := false
 	for i, r := range res.Rcpts {
-		if r.Outcome != c.want[i] {
-			t.Errorf("%s: outcome %s, want %s (reply %v)", r.Address, r.Outcome, c.want[i], r.Reply)
+		if r.Outcome != want[i] {
+			t.Errorf("%s: outcome %s, want %s (reply %v)", r.Address, r.Outcome, want[i], r.Reply)
 		}
 		if r.Reply.Command == c.cmd && (c.code == 0 || r.Reply.Code == c.code) {
 			found = true
@@ -223,6 +245,6 @@ func runFaultCase(t *testing.T, c faultCase, sec mail.Security) {
 		t.Errorf("BodySent %v, want %v", res.BodySent, *c.bodySent)
 	}
 	if c.check != nil {
-		c.check(t, srv, res)
+		c.check(t, srv, res, pipelined)
 	}
 }

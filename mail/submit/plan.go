@@ -6,58 +6,44 @@ import (
 	"io"
 	"strings"
 
-	"github.com/emersion/go-smtp"
-
 	"mailroom/mail"
 	"mailroom/mail/wire"
 )
 
 // plan is the envelope as it will be spoken to this server: addresses in
-// the form the server can take (A-label domains without SMTPUTF8), MAIL and
-// RCPT parameters, and the body positioned at its start.
+// the form the server can take (A-label domains without SMTPUTF8), the
+// MAIL and RCPT command lines, and the body positioned at its start.
 type plan struct {
-	from     string
-	mailOpts *smtp.MailOptions
-	dsn      bool // DSN parameters really go on the wire
-	rcpts    []string
-	rcptOpts []*smtp.RcptOptions
-	rcptErr  []*mail.Reply // a recipient refused locally (never sent)
-	body     io.Reader
+	mail    string        // the MAIL command line
+	dsn     bool          // DSN parameters really go on the wire
+	rcpts   []string      // RCPT command lines ("" where rcptErr is set)
+	rcptErr []*mail.Reply // a recipient refused locally (never sent)
+	body    io.Reader
 }
 
 // plan checks the envelope and the body before any command is sent. An
 // error means the whole message can never be sent (Rejected).
 func (t *txn) plan(body io.Reader) (*plan, *mail.Error) {
-	c, env := t.s.c, t.env
-	p := &plan{mailOpts: &smtp.MailOptions{}, body: body}
+	has, env := t.s.has, t.env
+	p := &plan{body: body}
 
 	if env.EnvID != "" && !printableASCII(env.EnvID, 100) {
 		return nil, fail(mail.Rejected, "MAIL", fmt.Errorf("ENVID %q must be 1-100 printable ASCII characters (RFC 3461 4.4)", env.EnvID))
 	}
 
-	utf8OK, _ := c.Extension("SMTPUTF8")
 	needUTF8 := !isASCII(env.From)
 	for _, a := range env.Recipients {
 		needUTF8 = needUTF8 || !isASCII(a)
 	}
-	useUTF8 := needUTF8 && utf8OK
-	p.mailOpts.UTF8 = useUTF8
+	useUTF8 := needUTF8 && has("SMTPUTF8")
 
 	from, err := wireAddress(env.From, useUTF8)
 	if err != nil {
 		return nil, fail(mail.Rejected, "MAIL", fmt.Errorf("sender: %w", err))
 	}
-	p.from = from
-
-	dsnOK, _ := c.Extension("DSN")
-	p.dsn = env.RequestDSN && dsnOK
-	if p.dsn {
-		p.mailOpts.Return = smtp.DSNReturnHeaders
-		p.mailOpts.EnvelopeID = env.EnvID
-	}
+	p.dsn = env.RequestDSN && has("DSN")
 
 	p.rcpts = make([]string, len(env.Recipients))
-	p.rcptOpts = make([]*smtp.RcptOptions, len(env.Recipients))
 	p.rcptErr = make([]*mail.Reply, len(env.Recipients))
 	for i, a := range env.Recipients {
 		addr, err := wireAddress(a, useUTF8)
@@ -65,23 +51,13 @@ func (t *txn) plan(body io.Reader) (*plan, *mail.Error) {
 			p.rcptErr[i] = &mail.Reply{Command: "RCPT", Text: err.Error()}
 			continue
 		}
-		p.rcpts[i] = addr
-		if p.dsn {
-			o := &smtp.RcptOptions{
-				Notify:                []smtp.DSNNotify{smtp.DSNNotifySuccess, smtp.DSNNotifyFailure, smtp.DSNNotifyDelayed},
-				OriginalRecipientType: smtp.DSNAddressTypeRFC822,
-				OriginalRecipient:     a,
-			}
-			if !isASCII(a) { // RFC 6533: utf-8-addr-xtext / unitext
-				o.OriginalRecipientType = smtp.DSNAddressTypeUTF8
-			}
-			p.rcptOpts[i] = o
-		}
+		p.rcpts[i] = rcptLine(addr, a, p.dsn, has("SMTPUTF8"))
 	}
 
 	// A body we can rewind is checked whole before MAIL, so a bad line is
 	// refused without opening a transaction, and its size can be declared
 	// (RFC 1870) so an oversized message is refused at MAIL.
+	var size int64
 	if sk, ok := body.(io.Seeker); ok {
 		start, err := sk.Seek(0, io.SeekCurrent)
 		if err == nil {
@@ -96,9 +72,10 @@ func (t *txn) plan(body io.Reader) (*plan, *mail.Error) {
 			case err != nil: // reading our own copy failed: try again later
 				return nil, fail(mail.Deferred, "DATA", fmt.Errorf("reading the message: %w", err))
 			}
-			p.mailOpts.Size = n
+			size = n
 		}
 	}
+	p.mail = mailLine(from, size, useUTF8, p.dsn, env.EnvID, has)
 	return p, nil
 }
 

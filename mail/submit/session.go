@@ -1,11 +1,13 @@
 package submit
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/textproto"
 	"sync"
 	"time"
@@ -13,7 +15,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailroom/mail"
-	"mailroom/mail/wire"
 )
 
 // session is one authenticated TLS connection; it implements mail.Session.
@@ -21,25 +22,75 @@ type session struct {
 	opt Options
 	dc  *deadlineConn // TCP, under TLS
 	tc  *tls.Conn     // TLS over dc, set once the handshake completed
-	c   *smtp.Client  // go-smtp over tc
+	c   *smtp.Client  // go-smtp over tc: EHLO and AUTH
 
 	text     *textproto.Reader // before go-smtp takes over
 	plainExt map[string]bool   // EHLO keywords before STARTTLS
 	server   string            // first word of the greeting
 	maxSize  int64
 
+	// The transactions are spoken here, over conn (tc), once AUTH is done:
+	// see transactions.
+	conn       net.Conn
+	r          *textproto.Reader
+	w          *bufio.Writer
+	pipelining bool // the server offers PIPELINING (RFC 2920)
+	// plaintext: the benchmark build's session to smtp-sink, which speaks
+	// no TLS (plaintext_bench.go). False in every other build.
+	plaintext bool
+
 	mu sync.Mutex
 	// inTxn: MAIL was accepted and no reply to "." has ended that
 	// transaction yet, so the next one starts with RSET. After a final
 	// reply (RFC 5321 4.1.1.4) the server is back where EHLO left it, and
-	// MAIL follows at once: an RSET there would cost a round trip, and
-	// go-smtp's Reset another (it says EHLO again).
+	// MAIL follows at once: an RSET there would cost a round trip.
 	inTxn  bool
 	reused bool        // a transaction was tried on this connection before
 	broken *mail.Error // set once the connection cannot be used again
 }
 
 func (s *session) MaxSize() int64 { return s.maxSize }
+
+// has reports whether the server's EHLO offered the keyword.
+func (s *session) has(keyword string) bool {
+	ok, _ := s.c.Extension(keyword)
+	return ok
+}
+
+// maxReplyLine bounds one reply line (RFC 5321 4.5.3.1.5 allows 512
+// octets), so a hostile server cannot make us buffer without end.
+const maxReplyLine = 4096
+
+// transactions takes the connection over from go-smtp after AUTH. go-smtp
+// has read every reply to what it sent, so its buffer holds nothing.
+func (s *session) transactions(conn net.Conn) {
+	s.conn = conn
+	s.r = textproto.NewReader(bufio.NewReader(&replyLimitReader{r: conn, max: maxReplyLine}))
+	s.w = bufio.NewWriterSize(conn, 32<<10)
+	s.pipelining = s.has("PIPELINING")
+}
+
+// send writes command lines and flushes them together.
+func (s *session) send(lines ...string) error {
+	for _, l := range lines {
+		s.w.WriteString(l)
+		s.w.WriteString("\r\n")
+	}
+	return s.w.Flush()
+}
+
+// reply reads one reply within timeout. An error means no reply came (the
+// connection failed or the server did not speak SMTP); the Reply then
+// holds the local error as its text.
+func (s *session) reply(cmd string, timeout time.Duration) (mail.Reply, error) {
+	s.conn.SetReadDeadline(time.Now().Add(timeout))
+	code, msg, err := s.r.ReadResponse(0)
+	if err != nil {
+		return mail.Reply{Command: cmd, Text: err.Error()}, err
+	}
+	enh, text := mail.ParseEnhanced(msg)
+	return mail.Reply{Command: cmd, Code: code, Enhanced: enh, Text: text}, nil
+}
 
 // Close says QUIT (briefly) when the session is healthy, then closes the
 // connection. There is nothing a caller could do about a failed QUIT, so
@@ -49,9 +100,8 @@ func (s *session) Close() error {
 	defer s.mu.Unlock()
 	if s.broken == nil {
 		s.broken = fail(mail.Deferred, "QUIT", errors.New("session closed"))
-		if s.c != nil {
-			s.c.CommandTimeout = min(s.opt.CommandTimeout, 10*time.Second)
-			s.c.Quit()
+		if s.w != nil && s.send("QUIT") == nil {
+			s.reply("QUIT", min(s.opt.CommandTimeout, 10*time.Second))
 		}
 	}
 	s.dc.Close()
@@ -68,8 +118,10 @@ func (s *session) markBroken(e *mail.Error) *mail.Error {
 }
 
 // Send runs one transaction: [RSET] MAIL, RCPT for each recipient, DATA,
-// the body and ".". See the package documentation for the outcomes; the
-// error is non-nil only when the session cannot be used again.
+// the body and ".". With PIPELINING everything up to DATA goes in one
+// write and the replies are read after it; without, one command at a time.
+// See the package documentation for the outcomes; the error is non-nil
+// only when the session cannot be used again.
 func (s *session) Send(ctx context.Context, env mail.Envelope, body io.Reader) (mail.SubmitResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,217 +151,4 @@ func (s *session) Send(ctx context.Context, env mail.Envelope, body io.Reader) (
 		return t.res, s.markBroken(err)
 	}
 	return t.res, nil
-}
-
-// txn is the state of one Send.
-type txn struct {
-	s        *session
-	env      mail.Envelope
-	res      mail.SubmitResult
-	accepted []int // indexes of recipients that got 250 to RCPT
-}
-
-// setAll gives the same outcome and reply to the recipients in idx.
-func (t *txn) setAll(idx []int, o mail.Outcome, r mail.Reply) {
-	for _, i := range idx {
-		t.res.Rcpts[i].Outcome = o
-		t.res.Rcpts[i].Reply = r
-	}
-}
-
-func (t *txn) all() []int {
-	idx := make([]int, len(t.res.Rcpts))
-	for i := range idx {
-		idx[i] = i
-	}
-	return idx
-}
-
-// pending is every recipient not yet settled by a reply of its own:
-// accepted at RCPT, or not yet tried.
-func (t *txn) pending() []int {
-	var idx []int
-	for i, r := range t.res.Rcpts {
-		if r.Outcome == mail.NotAttempted || r.Outcome == mail.Accepted {
-			idx = append(idx, i)
-		}
-	}
-	return idx
-}
-
-// lost ends the transaction on a connection failure or a 421 before ".":
-// every recipient not settled is Deferred with that evidence.
-func (t *txn) lost(r mail.Reply, err error) *mail.Error {
-	t.setAll(t.pending(), mail.Deferred, r)
-	return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
-}
-
-// is421 reports "service not available, closing transmission channel".
-func is421(r mail.Reply) bool { return r.Code == 421 }
-
-func (t *txn) run(body io.Reader) *mail.Error {
-	s, c := t.s, t.s.c
-	if err := requireTLS(s.tc); err != nil { // never MAIL in clear
-		return fail(mail.Unreachable, "MAIL", err)
-	}
-	plan, perr := t.plan(body)
-	if perr != nil {
-		t.setAll(t.all(), perr.Outcome, perr.Reply)
-		return nil // nothing was sent; the session is fine
-	}
-
-	if s.inTxn {
-		if err := c.Reset(); err != nil {
-			r := ReplyOf("RSET", err)
-			// The recipients were never reached; the next session can try.
-			return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
-		}
-	}
-	s.inTxn = false
-	reused := s.reused
-	s.reused = true
-
-	// MAIL FROM. go-smtp drops RET/ENVID silently without DSN; plan knows.
-	t.res.DSNRequested = plan.dsn
-	if err := c.Mail(plan.from, plan.mailOpts); err != nil {
-		r := ReplyOf("MAIL", err)
-		switch {
-		case reused && (r.Code == 0 || is421(r)):
-			// The connection died while idle between transactions (a
-			// server's idle timeout): nobody was reached; the next
-			// session can try.
-			return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
-		case r.Code == 0 || is421(r):
-			return t.lost(r, err)
-		case r.Temporary():
-			t.setAll(t.all(), mail.Deferred, r)
-		case r.Code == 530: // authentication required: our AUTH did not take
-			t.setAll(t.all(), mail.AuthFailed, r)
-		default:
-			t.setAll(t.all(), mail.Rejected, r)
-		}
-		return nil
-	}
-	s.inTxn = true
-
-	// RCPT TO, one by one; each reply settles only its recipient.
-rcpts:
-	for i, addr := range plan.rcpts {
-		if plan.rcptErr[i] != nil {
-			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.Rejected, *plan.rcptErr[i]
-			continue
-		}
-		err := c.Rcpt(addr, plan.rcptOpts[i])
-		if err == nil {
-			t.accepted = append(t.accepted, i)
-			t.res.Rcpts[i].Outcome = mail.Accepted // provisional: until "."
-			t.res.Rcpts[i].Reply = mail.Reply{Command: "RCPT", Code: 250}
-			continue
-		}
-		r := ReplyOf("RCPT", err)
-		switch {
-		case r.Code == 0 || is421(r):
-			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.Deferred, r
-			return t.lost(r, err)
-		case r.Code == 452 || r.Enhanced == "4.5.3":
-			// Too many recipients (RFC 5321 4.5.3.1.10): deliver to those
-			// accepted so far; the caller sends the rest in another
-			// transaction. Those after this one stay NotAttempted.
-			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.TooManyRecipients, r
-			break rcpts
-		case r.Temporary():
-			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.Deferred, r
-		default:
-			t.res.Rcpts[i].Outcome, t.res.Rcpts[i].Reply = mail.Rejected, r
-		}
-	}
-	if len(t.accepted) == 0 {
-		return nil // no DATA without a recipient; RSET comes with the next Send
-	}
-	return t.data(plan.body)
-}
-
-// data sends DATA, the body and ".", and settles the accepted recipients.
-func (t *txn) data(body io.Reader) *mail.Error {
-	s, c := t.s, t.s.c
-	w, err := c.Data()
-	if err != nil {
-		r := ReplyOf("DATA", err)
-		switch {
-		case r.Code == 0 || is421(r):
-			return t.lost(r, err)
-		case r.Temporary():
-			t.setAll(t.accepted, mail.Deferred, r)
-		default:
-			t.setAll(t.accepted, mail.Rejected, r)
-		}
-		return nil
-	}
-
-	s.dc.resetWriteFailed()
-	src := &srcReader{r: wire.Reader(body)}
-	if _, err := io.Copy(w, src); err != nil {
-		// We cannot abort DATA politely: closing without "." is the only
-		// way to make sure the server discards the partial message.
-		r := mail.Reply{Command: "DATA", Text: err.Error()}
-		if src.err != nil {
-			var tooLong *wire.LineTooLongError
-			if errors.As(src.err, &tooLong) {
-				// The message itself is unsendable: retrying cannot help.
-				t.setAll(t.accepted, mail.Rejected, r)
-				return &mail.Error{Outcome: mail.Rejected, Reply: r, Err: src.err}
-			}
-			t.setAll(t.accepted, mail.Deferred, r)
-			return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: fmt.Errorf("reading the message: %w", src.err)}
-		}
-		return t.lost(r, err)
-	}
-
-	resp, err := w.CloseWithResponse()
-	if err == nil {
-		enh, text := mail.ParseEnhanced(resp.StatusText)
-		final := mail.Reply{Command: ".", Code: 250, Enhanced: enh, Text: text}
-		t.res.Final, t.res.BodySent = &final, true
-		t.setAll(t.accepted, mail.Accepted, final)
-		s.inTxn = false
-		return nil
-	}
-	r := ReplyOf(".", err)
-	if r.Code != 0 {
-		t.res.Final, t.res.BodySent = &r, true
-		s.inTxn = false
-		switch {
-		case r.Temporary():
-			t.setAll(t.accepted, mail.Deferred, r)
-			if is421(r) {
-				return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
-			}
-		default:
-			t.setAll(t.accepted, mail.Rejected, r)
-		}
-		return nil
-	}
-	if s.dc.failed() {
-		// The "." never fully left: the server cannot have accepted it.
-		return t.lost(r, err)
-	}
-	// "." was written and no reply came: the server may have the message.
-	t.res.BodySent = true
-	t.setAll(t.accepted, mail.Uncertain, r)
-	return &mail.Error{Outcome: mail.Uncertain, Reply: r, Err: err}
-}
-
-// srcReader remembers an error of the message source, so a failure to
-// read the message is told apart from a failure to write it.
-type srcReader struct {
-	r   io.Reader
-	err error
-}
-
-func (s *srcReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
-		s.err = err
-	}
-	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -44,11 +45,55 @@ func TestReuse(t *testing.T) {
 	}
 }
 
+// TestPipelining: with PIPELINING, MAIL and every RCPT reach the server
+// before their replies are read (RFC 2920), and the messages arrive as
+// they would one command at a time; without it, no command is sent before
+// the previous reply.
+func TestPipelining(t *testing.T) {
+	to := []string{"b@example.test", "c@example.test", "d@example.test"}
+	for _, pipelined := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pipelined=%v", pipelined), func(t *testing.T) {
+			srv := smtptest.Start(t, smtptest.Config{NoPipelining: !pipelined})
+			s, err := submit.Dial(context.Background(), opts(srv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for i := range 2 {
+				res, err := s.Send(context.Background(), mail.Envelope{From: "s@example.test", Recipients: to}, strings.NewReader(msg))
+				if err != nil || res.Final == nil || res.Final.Code != 250 {
+					t.Fatalf("send %d: %+v %v", i, res, err)
+				}
+				for _, r := range res.Rcpts {
+					if r.Outcome != mail.Accepted {
+						t.Fatalf("send %d: %+v", i, res)
+					}
+				}
+			}
+			got := srv.Received()
+			if len(got) != 2 || len(got[1].Rcpts) != 3 || string(got[1].Data) != msg {
+				t.Fatalf("received %+v", got)
+			}
+			// Per transaction, MAIL and three RCPTs were followed by more.
+			n := srv.Transcripts()[0].Pipelined
+			if want := 8; pipelined && n < want || !pipelined && n != 0 {
+				t.Errorf("commands read with more waiting: %d (pipelined: %v)", n, pipelined)
+			}
+		})
+	}
+}
+
 // TestReuseAfterFailures: a refused transaction leaves the session usable;
 // a 5xx followed by a close is still Rejected, and the next Send reports
 // the session unusable with its recipients NotAttempted.
 func TestReuseAfterFailures(t *testing.T) {
-	srv := smtptest.Start(t, smtptest.Config{Faults: []smtptest.Fault{
+	for _, pipelined := range []bool{true, false} {
+		t.Run(fmt.Sprintf("pipelined=%v", pipelined), func(t *testing.T) { reuseAfterFailures(t, pipelined) })
+	}
+}
+
+func reuseAfterFailures(t *testing.T, pipelined bool) {
+	srv := smtptest.Start(t, smtptest.Config{NoPipelining: !pipelined, Faults: []smtptest.Fault{
 		{Command: "RCPT", Address: "nobody@example.test", Code: 550, Enhanced: "5.1.1"},
 		{Command: "MAIL", Address: "closer@example.test", Code: 554, Close: true},
 	}})

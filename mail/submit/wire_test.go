@@ -76,12 +76,12 @@ func TestWireHostileBodies(t *testing.T) {
 }
 
 // canonical is what the server must store: CRLF everywhere and a final
-// CRLF (the DATA writer adds one before "." when missing, and writes an
-// empty line for an empty body).
+// CRLF (the DATA writer adds one before "." when missing; an empty body
+// stays empty).
 func canonical(s string) string {
 	b, _ := io.ReadAll(wire.CanonicalizeCRLF(strings.NewReader(s)))
 	out := string(b)
-	if !strings.HasSuffix(out, "\r\n") {
+	if out != "" && !strings.HasSuffix(out, "\r\n") {
 		out += "\r\n"
 	}
 	return out
