@@ -83,6 +83,33 @@ func TestPipelining(t *testing.T) {
 	}
 }
 
+// TestPipelinedGroups: more recipients than one pipelined group holds
+// (maxGroup) are sent in several groups, and every reply still settles its
+// own recipient.
+func TestPipelinedGroups(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Config{Faults: []smtptest.Fault{{Command: "RCPT", Nth: 150, Code: 550, Enhanced: "5.1.1"}}})
+	var to []string
+	for i := range 250 {
+		to = append(to, fmt.Sprintf("r%d@example.test", i))
+	}
+	res, err := submit.Submit(context.Background(), opts(srv), mail.Envelope{From: "s@example.test", Recipients: to}, strings.NewReader(msg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res.Rcpts {
+		want := mail.Accepted
+		if i == 149 {
+			want = mail.Rejected
+		}
+		if r.Outcome != want || r.Address != to[i] {
+			t.Fatalf("recipient %d: %+v, want %s", i, r, want)
+		}
+	}
+	if got := srv.Received(); len(got) != 1 || len(got[0].Rcpts) != 249 {
+		t.Fatalf("received %+v", got)
+	}
+}
+
 // TestReuseAfterFailures: a refused transaction leaves the session usable;
 // a 5xx followed by a close is still Rejected, and the next Send reports
 // the session unusable with its recipients NotAttempted.

@@ -95,6 +95,13 @@ func (t *txn) commands(p *plan) []command {
 	return cmds
 }
 
+// maxGroup bounds the commands written before their replies are read.
+// Writing without end while the server's replies fill the other direction
+// could leave both sides blocked in write (RFC 2920 section 3.1); 100
+// RCPT lines are at most ~60 KB, under any TCP buffer the replies and
+// commands share.
+const maxGroup = 100
+
 // noReply settles a command that got no reply, or 421: the connection is
 // gone.
 func (t *txn) noReply(c command, r mail.Reply, err error) *mail.Error {
@@ -134,21 +141,22 @@ func (t *txn) run(body io.Reader) *mail.Error {
 	t.res.DSNRequested = plan.dsn
 
 	cmds := t.commands(plan)
-	if s.pipelining {
-		lines := make([]string, len(cmds))
-		for i, c := range cmds {
-			lines[i] = c.line
-		}
-		if err := s.send(lines...); err != nil {
-			return t.noReply(cmds[0], mail.Reply{Command: cmds[0].verb, Text: err.Error()}, err)
-		}
-	}
+	written := 0         // cmds[:written] are on the wire
 	var data *mail.Reply // the reply to a pipelined DATA
 	for k, c := range cmds {
-		if !s.pipelining {
-			if err := s.send(c.line); err != nil {
+		if k == written {
+			n := 1
+			if s.pipelining {
+				n = min(maxGroup, len(cmds)-k)
+			}
+			lines := make([]string, n)
+			for i := range lines {
+				lines[i] = cmds[k+i].line
+			}
+			if err := s.send(lines...); err != nil {
 				return t.noReply(c, mail.Reply{Command: c.verb, Text: err.Error()}, err)
 			}
+			written = k + n
 		}
 		r, err := s.reply(c.verb, s.opt.CommandTimeout)
 		if err != nil || is421(r) {
@@ -174,7 +182,7 @@ func (t *txn) run(body io.Reader) *mail.Error {
 			default:
 				t.setAll(all, mail.Rejected, r)
 			}
-			return t.drain(cmds[k+1:])
+			return t.drain(cmds[k+1 : written])
 		case "RCPT":
 			// Each reply settles only its recipient.
 			i := c.rcpt
