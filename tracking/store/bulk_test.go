@@ -15,8 +15,9 @@ import (
 // AddEvents leaves the database exactly as AddEvent one by one does:
 // the same events, the same recipient caches (equal to Derive), the same
 // message times. Random batches mix the bulk path's case with every
-// reason to leave it: a dedup key (repeated), a recipient twice, an event
-// from the past, text that is not UTF-8, an unknown recipient.
+// reason to leave it: a dedup key (repeated), a report, a recipient
+// twice, an event from the past, an unknown recipient. Text that is not
+// UTF-8 stays on the bulk path and must come back byte for byte.
 func TestAddEventsEqualsAddEventOneByOne(t *testing.T) {
 	ctx := context.Background()
 	bulk, each := openTestStore(t), openTestStore(t)
@@ -24,80 +25,14 @@ func TestAddEventsEqualsAddEventOneByOne(t *testing.T) {
 	for _, s := range []*Store{bulk, each} {
 		rids = seedRecipients(t, s, 3, 4)
 	}
-	kinds := []tracking.EventKind{tracking.EvQueued, tracking.EvSending, tracking.EvDeferred, tracking.EvUncertain,
-		tracking.EvAccepted, tracking.EvDelivered, tracking.EvBounced, tracking.EvOpened, tracking.EvClicked, tracking.EvRead}
-	dump := func(s *Store) (events, caches []string) {
-		rows, err := s.DB.R.Query(`SELECT recipient, at, kind, source, code, text, detail, coalesce(dedup_key,'') FROM events`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var rid, at, code int64
-			var kind, source, text, detail, dedup string
-			rows.Scan(&rid, &at, &kind, &source, &code, &text, &detail, &dedup)
-			events = append(events, fmt.Sprintf("%d %d %s %s %d %q %s %s", rid, at, kind, source, code, text, detail, dedup))
-		}
-		rows.Close()
-		slices.Sort(events)
-		rows, err = s.DB.R.Query(`SELECT r.id, r.status, r.opens_total, r.opens_human, r.opens_machine, r.clicks, r.read, r.replied,
-			r.last_event_at, m.last_event_at FROM recipients r JOIN messages m ON m.id=r.message ORDER BY r.id`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			v := make([]any, 10)
-			for i := range v {
-				v[i] = new(any)
-			}
-			rows.Scan(v...)
-			line := ""
-			for _, x := range v {
-				line += fmt.Sprint(*(x.(*any))) + " "
-			}
-			caches = append(caches, line)
-		}
-		rows.Close()
-		return events, caches
-	}
-	r := rand.New(rand.NewPCG(7, 8))
-	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	latest := t0
+	g := newEventGen(rids)
 	for round := 0; round < 80; round++ {
-		var evs []tracking.Event
-		for range 1 + r.IntN(12) {
-			at := latest.Add(time.Duration(r.IntN(3)) * time.Second)
-			if r.IntN(6) == 0 {
-				at = t0.Add(time.Duration(r.IntN(200)) * time.Second)
-			}
-			latest = maxT(latest, at)
-			e := tracking.Event{Recipient: rids[r.IntN(len(rids))], At: at, Kind: kinds[r.IntN(len(kinds))],
-				Source: tracking.SrcOutbox, Code: 250, Text: fmt.Sprintf("reply %d", r.IntN(100)), Detail: `{"k":1}`}
-			switch r.IntN(10) {
-			case 0:
-				e.DedupKey = fmt.Sprintf("d%d", r.IntN(20))
-			case 1:
-				e.Text = "bad \xff bytes"
-			case 2:
-				e.Detail = ""
-			}
-			evs = append(evs, e)
+		evs := g.batch(1+g.r.IntN(12), false)
+		if err := addBoth(ctx, bulk, each, evs); err != nil {
+			t.Fatal(err)
 		}
-		for _, st := range []struct {
-			s    *Store
-			bulk bool
-		}{{bulk, true}, {each, false}} {
-			err := st.s.DB.WithTx(ctx, func(tx *sql.Tx) error {
-				if st.bulk {
-					return st.s.AddEvents(ctx, tx, evs)
-				}
-				return st.s.addEach(ctx, tx, evs)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		be, bc := dump(bulk)
-		ee, ec := dump(each)
+		be, bc := dumpEvents(t, bulk)
+		ee, ec := dumpEvents(t, each)
 		if !slices.Equal(be, ee) || !slices.Equal(bc, ec) {
 			t.Fatalf("round %d: the stores differ:\nbulk %q\n%q\neach %q\n%q", round, bc, be, ec, ee)
 		}
@@ -106,7 +41,7 @@ func TestAddEventsEqualsAddEventOneByOne(t *testing.T) {
 	err := bulk.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		evs := make([]tracking.Event, 5)
 		for i := range evs {
-			evs[i] = tracking.Event{Recipient: rids[i] + 1000, At: latest, Kind: tracking.EvQueued}
+			evs[i] = tracking.Event{Recipient: rids[i] + 1000, At: g.latest, Kind: tracking.EvQueued}
 		}
 		return bulk.AddEvents(ctx, tx, evs)
 	})
@@ -114,8 +49,8 @@ func TestAddEventsEqualsAddEventOneByOne(t *testing.T) {
 		t.Error("events for unknown recipients were added")
 	}
 
-	be, bc := dump(bulk)
-	ee, ec := dump(each)
+	be, bc := dumpEvents(t, bulk)
+	ee, ec := dumpEvents(t, each)
 	if !slices.Equal(be, ee) {
 		t.Errorf("events differ: %d in bulk, %d one by one", len(be), len(ee))
 	}
@@ -134,6 +69,154 @@ func TestAddEventsEqualsAddEventOneByOne(t *testing.T) {
 			t.Errorf("recipient %d: cache %s, Derive %s", rid, got, want)
 		}
 	}
+}
+
+// Batches across the chunk sizes of the bulk statements (64, 16, 4, 1
+// rows): one short of a chunk, exactly one, one over, several.
+func TestAddEventsChunkBoundaries(t *testing.T) {
+	ctx := context.Background()
+	bulk, each := openTestStore(t), openTestStore(t)
+	var rids []int64
+	for _, s := range []*Store{bulk, each} {
+		rids = seedRecipients(t, s, 5, 50)
+	}
+	g := newEventGen(rids)
+	for _, n := range []int{1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 200, 3, 64, 200} {
+		for _, mixed := range []bool{false, true} {
+			evs := g.batch(n, !mixed)
+			if err := addBoth(ctx, bulk, each, evs); err != nil {
+				t.Fatal(err)
+			}
+			be, bc := dumpEvents(t, bulk)
+			ee, ec := dumpEvents(t, each)
+			if !slices.Equal(be, ee) || !slices.Equal(bc, ec) {
+				for i := range min(len(be), len(ee)) {
+					if be[i] != ee[i] {
+						t.Fatalf("%d events (mixed %v): first difference in events:\nbulk %s\neach %s", n, mixed, be[i], ee[i])
+					}
+				}
+				for i := range min(len(bc), len(ec)) {
+					if bc[i] != ec[i] {
+						t.Fatalf("%d events (mixed %v): first difference in caches:\nbulk %s\neach %s", n, mixed, bc[i], ec[i])
+					}
+				}
+				t.Fatalf("%d events (mixed %v): %d/%d events, %d/%d caches", n, mixed, len(be), len(ee), len(bc), len(ec))
+			}
+		}
+	}
+}
+
+// eventGen makes random batches of events for the recipients rids.
+type eventGen struct {
+	r          *rand.Rand
+	rids       []int64
+	t0, latest time.Time
+}
+
+func newEventGen(rids []int64) *eventGen {
+	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	return &eventGen{r: rand.New(rand.NewPCG(7, 8)), rids: rids, t0: t0, latest: t0}
+}
+
+var genKinds = []tracking.EventKind{tracking.EvQueued, tracking.EvSending, tracking.EvDeferred, tracking.EvUncertain,
+	tracking.EvAccepted, tracking.EvDelivered, tracking.EvBounced, tracking.EvOpened, tracking.EvClicked, tracking.EvRead}
+
+// batch returns n events. With bulkOnly each is for another recipient
+// (n at most len(rids)) and nothing sends it down AddEvent's path but
+// bytes that are not UTF-8; otherwise every reason to leave the bulk
+// path comes up.
+func (g *eventGen) batch(n int, bulkOnly bool) []tracking.Event {
+	r := g.r
+	perm := r.Perm(len(g.rids))
+	var evs []tracking.Event
+	for i := range n {
+		at := g.latest.Add(time.Duration(r.IntN(3)) * time.Second)
+		if !bulkOnly && r.IntN(6) == 0 {
+			at = g.t0.Add(time.Duration(r.IntN(200)) * time.Second)
+		}
+		g.latest = maxT(g.latest, at)
+		rid := g.rids[perm[i%len(perm)]]
+		if !bulkOnly {
+			rid = g.rids[r.IntN(len(g.rids))]
+		}
+		e := tracking.Event{Recipient: rid, At: at, Kind: genKinds[r.IntN(len(genKinds))],
+			Source: []tracking.Source{tracking.SrcOutbox, tracking.SrcSMTP}[r.IntN(2)], Command: []string{"", "RCPT", "."}[r.IntN(3)],
+			Code: []int{0, 250, 451, 550}[r.IntN(4)], EnhancedCode: []string{"", "2.0.0", "4.4.7"}[r.IntN(3)],
+			Text: fmt.Sprintf("reply %d", r.IntN(100)), Match: []string{"", "envid", "orcpt"}[r.IntN(3)],
+			Detail: fmt.Sprintf(`{"k":%d}`, r.IntN(9))}
+		if e.Kind == tracking.EvOpened {
+			e.Detail = fmt.Sprintf(`{"class":%q}`, []tracking.OpenClass{tracking.HumanLikely, tracking.MachineOrProxy,
+				tracking.HumanLikely, tracking.UnknownOpen}[r.IntN(4)])
+		}
+		switch r.IntN(12) {
+		case 0:
+			e.Text = "bad \xff bytes"
+		case 1:
+			e.Command, e.EnhancedCode, e.Match = "\xc3(", "2.\xff", "\xfe"
+		case 2:
+			e.Detail = ""
+		case 3:
+			e.Detail = `{"w":"\xff"}`
+		case 4:
+			if !bulkOnly {
+				e.DedupKey = fmt.Sprintf("d%d", r.IntN(20))
+			}
+		case 5:
+			if !bulkOnly {
+				e.Report = int64(1 + r.IntN(5))
+			}
+		}
+		evs = append(evs, e)
+	}
+	return evs
+}
+
+// addBoth adds evs to bulk with AddEvents and to each one by one, a
+// transaction each.
+func addBoth(ctx context.Context, bulk, each *Store, evs []tracking.Event) error {
+	err := bulk.DB.WithTx(ctx, func(tx *sql.Tx) error { return bulk.AddEvents(ctx, tx, evs) })
+	if err != nil {
+		return err
+	}
+	return each.DB.WithTx(ctx, func(tx *sql.Tx) error { return each.addEach(ctx, tx, evs) })
+}
+
+// dumpEvents lists every column of the events (but their ids, which the
+// two paths assign in another order) and of the recipients' caches with
+// their messages' times, sorted.
+func dumpEvents(t *testing.T, s *Store) (events, caches []string) {
+	t.Helper()
+	line := func(q string, n int) []string {
+		rows, err := s.DB.R.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			v := make([]any, n)
+			for i := range v {
+				v[i] = new(any)
+			}
+			if err := rows.Scan(v...); err != nil {
+				t.Fatal(err)
+			}
+			l := ""
+			for _, x := range v {
+				l += fmt.Sprintf("%T %q|", *(x.(*any)), fmt.Sprint(*(x.(*any))))
+			}
+			out = append(out, l)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(out)
+		return out
+	}
+	events = line(`SELECT recipient, at, kind, source, command, code, enhanced_code, text, match, detail, report, dedup_key FROM events`, 12)
+	caches = line(`SELECT r.id, r.status, r.opens_total, r.opens_human, r.opens_machine, r.clicks, r.read, r.replied,
+		r.last_event_at, m.last_event_at FROM recipients r JOIN messages m ON m.id=r.message`, 10)
+	return events, caches
 }
 
 // seedRecipients inserts messages with a copy and recipients each, the

@@ -23,24 +23,48 @@ const (
 // hotStmts are statements prepared on the writer connection; a nil
 // *hotStmts runs the text instead.
 type hotStmts struct {
-	m map[string]*sql.Stmt // read-only after prepareHot
+	m    map[string]*sql.Stmt    // read-only after prepareHot
+	bulk map[*RowsStmt]*RowsStmt // AddEvents' statements, prepared copies
 }
 
 // prepareHot prepares the statements on w (the single writer connection).
 // It must run outside any transaction.
 func prepareHot(ctx context.Context, w *sql.DB) (*hotStmts, error) {
-	h := &hotStmts{m: map[string]*sql.Stmt{}}
+	h := &hotStmts{m: map[string]*sql.Stmt{}, bulk: map[*RowsStmt]*RowsStmt{}}
+	fail := func(err error) (*hotStmts, error) {
+		for _, s := range h.m {
+			s.Close()
+		}
+		for _, s := range h.bulk {
+			s.Close()
+		}
+		return nil, err
+	}
 	for _, q := range []string{qInsertEvent, qRecipientCache, qWriteCache, qWriteCacheKeepStatus, qMessageLast} {
 		s, err := w.PrepareContext(ctx, q)
 		if err != nil {
-			for _, s := range h.m {
-				s.Close()
-			}
-			return nil, err
+			return fail(err)
 		}
 		h.m[q] = s
 	}
+	for _, b := range bulkStmts {
+		p, err := b.Prepare(ctx, w)
+		if err != nil {
+			return fail(err)
+		}
+		h.bulk[b] = p
+	}
 	return h, nil
+}
+
+// rows returns b prepared, or b itself (its text runs) when it is not.
+func (h *hotStmts) rows(b *RowsStmt) *RowsStmt {
+	if h != nil {
+		if p := h.bulk[b]; p != nil {
+			return p
+		}
+	}
+	return b
 }
 
 func (h *hotStmts) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
