@@ -3,7 +3,6 @@ package outbox
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -120,9 +119,8 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		msgs = msgs[:0]
 		var evs []tracking.Event
-		var replies, ends [][]any
-		var rids []int64
-		open, err := openAttempts(ctx, tx, recs)
+		var replies, ends, rids []any
+		open, err := o.openAttempts(ctx, tx, recs)
 		if err != nil {
 			return err
 		}
@@ -143,10 +141,10 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 				ev := replyEvent(rr.ID, at, reply)
 				ev.Kind, ev.Detail = tracking.EvAccepted, detail
 				evs = append(evs, ev)
-				replies = append(replies, []any{rr.ID, words})
+				replies = append(replies, rr.ID, words)
 				rids = append(rids, rr.ID)
 			}
-			ends = append(ends, []any{rec.Attempt, rec.At, rec.Server, rec.DSN})
+			ends = append(ends, rec.Attempt, rec.At, rec.Server, rec.DSN)
 			if !slices.Contains(msgs, rec.Message) {
 				msgs = append(msgs, rec.Message)
 			}
@@ -158,10 +156,10 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 			return err
 		}
 		for _, st := range []struct {
-			q   string
-			arg string
-		}{{qBulkLastReply, jsonValue(replies)}, {qBulkDeleteCancels, jsonInts(rids)}, {qBulkEndAttempts, jsonValue(ends)}} {
-			if _, err := tx.ExecContext(ctx, st.q, st.arg); err != nil {
+			s    *store.RowsStmt
+			rows []any
+		}{{bulkLastReply, replies}, {bulkDeleteCancels, rids}, {bulkEndAttempts, ends}} {
+			if _, err := o.rows(st.s).Exec(ctx, tx, nil, st.rows); err != nil {
 				return err
 			}
 		}
@@ -177,41 +175,21 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 
 // openAttempts says which of the records' attempts are still open: a
 // record replayed after it was applied finds its attempt closed.
-func openAttempts(ctx context.Context, tx *sql.Tx, recs []resultRec) (map[int64]bool, error) {
-	ids := make([]int64, len(recs))
+func (o *Outbox) openAttempts(ctx context.Context, tx *sql.Tx, recs []resultRec) (map[int64]bool, error) {
+	ids := make([]any, len(recs))
 	for i, rec := range recs {
 		ids[i] = rec.Attempt
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM outbox_attempts WHERE ended_at=0 AND id IN (SELECT value FROM json_each(?))`, jsonInts(ids))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	open := make(map[int64]bool, len(recs))
-	for rows.Next() {
+	err := o.rows(openAttemptsOf).Query(ctx, tx, nil, ids, func(rows *sql.Rows) error {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return err
 		}
 		open[id] = true
-	}
-	return open, rows.Err()
-}
-
-// The applier's statements, a JSON array of rows each.
-const (
-	// Rows: [recipient, words].
-	qBulkLastReply = `UPDATE recipients SET last_reply=j.value->>1 FROM json_each(?) AS j WHERE recipients.id=j.value->>0`
-	// A cancel asked for while the copy was accepted comes too late.
-	qBulkDeleteCancels = `DELETE FROM outbox_cancels WHERE recipient IN (SELECT value FROM json_each(?))`
-	// Rows: [attempt, ended_at, server, dsn_requested].
-	qBulkEndAttempts = `UPDATE outbox_attempts SET ended_at=j.value->>1, outcome='done', server=j.value->>2,
-		dsn_requested=j.value->>3, error='' FROM json_each(?) AS j WHERE outbox_attempts.id=j.value->>0`
-)
-
-func jsonValue(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+		return nil
+	})
+	return open, err
 }
 
 // claimNext commits the claim of up to next.max of the lane's next copies

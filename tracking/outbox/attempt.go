@@ -128,26 +128,21 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 		paused  string
 	}
 	byID := make(map[int64]*copyRow, len(ids))
-	rows, err := o.query(ctx, tx, qClaimCopies, jsonInts(ids), eagerBodyMax)
-	if err != nil {
-		return res, err
-	}
-	for rows.Next() {
+	err := o.rows(claimCopies).Query(ctx, tx, nil, anys(ids), func(rows *sql.Rows) error {
 		cr := &copyRow{j: &job{started: now}}
 		c := cr.j
 		var prefix, suffix []byte
 		if err := rows.Scan(&c.copyID, &c.message, &c.account, &c.from, &cr.held, &cr.crashes, &c.envid,
 			&c.size, &prefix, &c.body, &suffix, &cr.paused); err != nil {
-			rows.Close()
-			return res, err
+			return err
 		}
 		if c.size <= eagerBodyMax {
 			c.body = store.JoinBody(prefix, c.body, suffix)
 		}
 		byID[c.copyID] = cr
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return res, err
 	}
 	var live []*job
@@ -174,32 +169,27 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 	if len(live) == 0 {
 		return res, nil
 	}
-	liveIDs := make([]int64, len(live))
+	liveIDs := make([]any, len(live))
 	byCopy := make(map[int64]*job, len(live))
 	for i, j := range live {
 		liveIDs[i], byCopy[j.copyID] = j.copyID, j
-	}
-	rows, err = o.query(ctx, tx, qClaimRcptsOf, jsonInts(liveIDs), store.Millis(now))
-	if err != nil {
-		return res, err
 	}
 	type cancel struct {
 		rid     int64
 		message string
 	}
 	var cancels []cancel
-	for rows.Next() {
+	err = o.rows(claimRcptsOf).Query(ctx, tx, []any{store.Millis(now)}, liveIDs, func(rows *sql.Rows) error {
 		rc := &jobRcpt{}
 		var copyID, first, offline int64
 		var canceled bool
 		if err := rows.Scan(&copyID, &rc.id, &rc.address, &rc.number, &first, &offline, &canceled); err != nil {
-			rows.Close()
-			return res, err
+			return err
 		}
 		j := byCopy[copyID]
 		if canceled {
 			cancels = append(cancels, cancel{rc.id, j.message})
-			continue
+			return nil
 		}
 		rc.number++
 		rc.first, rc.offline = store.FromMillis(first), time.Duration(offline)*time.Millisecond
@@ -207,9 +197,9 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 			rc.first = now
 		}
 		j.rcpts = append(j.rcpts, rc)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return res, err
 	}
 	slices.SortFunc(cancels, func(a, b cancel) int { return cmp.Compare(a.rid, b.rid) })
@@ -219,8 +209,7 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 			return res, err
 		}
 	}
-	var attempts [][]any
-	var rcptRows []int64
+	var attempts, rcptRows []any
 	var messages []string
 	for _, j := range live {
 		if len(j.rcpts) == 0 {
@@ -238,7 +227,7 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 			number = max(number, rc.number)
 			rcptRows = append(rcptRows, rc.id, int64(rc.number), store.Millis(rc.first), store.Millis(rc.next))
 		}
-		attempts = append(attempts, []any{j.message, j.copyID, j.account, number, store.Millis(now), store.Millis(j.rcpts[0].next)})
+		attempts = append(attempts, j.message, j.copyID, j.account, number, store.Millis(now), store.Millis(j.rcpts[0].next))
 		if !slices.Contains(messages, j.message) {
 			messages = append(messages, j.message)
 		}
@@ -253,27 +242,18 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 			return res, err
 		}
 	}
-	attemptsJSON, err := json.Marshal(attempts)
-	if err != nil {
-		return res, err
-	}
-	rows, err = o.query(ctx, tx, qInsertAttempts, string(attemptsJSON))
-	if err != nil {
-		return res, err
-	}
-	for rows.Next() {
+	err = o.rows(insertAttempts).Query(ctx, tx, nil, attempts, func(rows *sql.Rows) error {
 		var id, copyID int64
 		if err := rows.Scan(&id, &copyID); err != nil {
-			rows.Close()
-			return res, err
+			return err
 		}
 		byCopy[copyID].attempt = id
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return res, err
 	}
-	if _, err := o.exec(ctx, tx, qClaimRcptsSet, jsonRows(rcptRows, 4)); err != nil {
+	if _, err := o.rows(claimRcptsSet).Exec(ctx, tx, nil, rcptRows); err != nil {
 		return res, err
 	}
 	var evs []tracking.Event
@@ -294,38 +274,13 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 	return res, o.Store.AddEvents(ctx, tx, evs)
 }
 
-// jsonInts is ids as a JSON array.
-func jsonInts(ids []int64) string {
-	b := make([]byte, 0, 8*len(ids)+2)
-	b = append(b, '[')
+// anys is ids as query arguments.
+func anys(ids []int64) []any {
+	out := make([]any, len(ids))
 	for i, id := range ids {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, id, 10)
+		out[i] = id
 	}
-	return string(append(b, ']'))
-}
-
-// jsonRows is v as a JSON array of arrays of n numbers each.
-func jsonRows(v []int64, n int) string {
-	b := make([]byte, 0, 12*len(v)+2)
-	b = append(b, '[')
-	for i, x := range v {
-		switch {
-		case i == 0:
-			b = append(b, '[')
-		case i%n == 0:
-			b = append(b, "],["...)
-		default:
-			b = append(b, ',')
-		}
-		b = strconv.AppendInt(b, x, 10)
-	}
-	if len(v) > 0 {
-		b = append(b, ']')
-	}
-	return string(append(b, ']'))
+	return out
 }
 
 // sendingDetail is detailJSON("attempt", n, "next_attempt_at", ...) without
@@ -717,26 +672,22 @@ func poisonReason(crashes int, last string) string {
 // which a recipient got a cancel since the claim: they are to be given
 // back (unclaim applies the cancel) instead of being sent.
 func (o *Outbox) canceledAhead(ctx context.Context, jobs []*job) (map[*job]bool, error) {
-	var ids []int64
+	var ids []any
 	for _, j := range jobs {
 		for _, rc := range j.rcpts {
 			ids = append(ids, rc.id)
 		}
 	}
-	rows, err := o.stmts.cancelWaiting.QueryContext(ctx, jsonInts(ids))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	canceled := map[int64]bool{}
-	for rows.Next() {
+	err := o.stmts.cancelWaiting.Query(ctx, nil, nil, ids, func(rows *sql.Rows) error {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, err
+			return err
 		}
 		canceled[id] = true
-	}
-	if err := rows.Err(); err != nil || len(canceled) == 0 {
+		return nil
+	})
+	if err != nil || len(canceled) == 0 {
 		return nil, err
 	}
 	out := map[*job]bool{}

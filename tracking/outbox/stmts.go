@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"database/sql"
+	"strconv"
 
 	"mailroom/tracking/store"
 )
@@ -24,49 +25,88 @@ const (
 	qLastReply    = `UPDATE recipients SET last_reply=? WHERE id=?`
 	qDeleteCancel = `DELETE FROM outbox_cancels WHERE recipient=?`
 
-	// The claim of one or several copies in one commit (claimManyTx): one
-	// statement per kind for all of them, the copies and rows passed as a
-	// JSON array.
-	// A copy's body is read with its claim only up to eagerBodyMax bytes
-	// (?2; the parts are NULL above it: the body is read when its turn
-	// comes). length() reads a blob's size without its bytes.
-	qClaimCopies = `WITH c AS (SELECT id, message, envid, base, base_prefix, base_suffix, body,
-				base_prefix + length(body) + base_suffix AS whole
-			FROM copies WHERE id IN (SELECT value FROM json_each(?1)))
-		SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.whole,
-			iif(c.whole <= ?2, substr(b.body, 1, c.base_prefix), NULL), iif(c.whole <= ?2, c.body, NULL),
-			iif(c.whole <= ?2 AND c.base_suffix > 0, substr(b.body, -c.base_suffix), NULL),
-			coalesce((SELECT a.paused_reason FROM outbox_accounts a WHERE a.account=m.account), '')
-		FROM c JOIN messages m ON m.id=c.message` + store.CopyBaseJoin
 	// qCopyBody reads one copy's body (on a reader) when its turn comes.
 	qCopyBody = `SELECT ` + store.CopyBodyColumns + ` FROM copies c` + store.CopyBaseJoin + ` WHERE c.id=?`
-	// CROSS JOIN keeps the copy's index (outbox_copy_rcpts) in use.
-	qClaimRcptsOf = `SELECT r.copy, r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
-			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)
-			FROM json_each(?) AS j CROSS JOIN recipients r
-			WHERE r.copy=j.value AND r.status IN ('queued','deferred','uncertain') AND r.next_attempt_at <= ?`
-	// Rows: [message, copy, account, number, started_at, next_at].
-	qInsertAttempts = `INSERT INTO outbox_attempts(message, copy, account, number, started_at, next_at)
-			SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5 FROM json_each(?)
-			RETURNING id, copy`
-	// Rows: [id, attempts, first_attempt_at, next_attempt_at].
-	qClaimRcptsSet = `UPDATE recipients SET attempts=j.value->>1, first_attempt_at=j.value->>2, next_attempt_at=j.value->>3
-			FROM json_each(?) AS j WHERE recipients.id=j.value->>0`
 )
 
-// qCancelWaiting: the recipients among these with a cancel waiting. Read
-// (on a reader) before copies claimed ahead go out.
-const qCancelWaiting = `SELECT recipient FROM outbox_cancels WHERE recipient IN (SELECT value FROM json_each(?))`
+var hotQueries = []string{qCrashIncFirst, qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel}
 
-var hotQueries = []string{qClaimCopies, qClaimRcptsOf, qInsertAttempts, qClaimRcptsSet, qCrashIncFirst,
-	qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel}
+// The claim of one or several copies in one commit (claimManyTx) and the
+// applier's commit of many results (applyResults) run one statement per
+// kind for all their rows, passed as bound parameters (store.RowsStmt).
+var (
+	// A copy's body is read with its claim only up to eagerBodyMax bytes
+	// (the parts are NULL above it: the body is read when its turn comes).
+	// length() reads a blob's size without its bytes.
+	claimCopies = store.NewRowsStmt(1, func(list string) string {
+		eager := `c.whole <= ` + strconv.Itoa(eagerBodyMax)
+		return `WITH c AS (SELECT id, message, envid, base, base_prefix, base_suffix, body,
+				base_prefix + length(body) + base_suffix AS whole
+			FROM copies WHERE id IN (` + list + `))
+		SELECT c.id, m.id, m.account, m.from_addr, m.held_reason, m.crash_count, c.envid, c.whole,
+			iif(` + eager + `, substr(b.body, 1, c.base_prefix), NULL), iif(` + eager + `, c.body, NULL),
+			iif(` + eager + ` AND c.base_suffix > 0, substr(b.body, -c.base_suffix), NULL),
+			coalesce((SELECT a.paused_reason FROM outbox_accounts a WHERE a.account=m.account), '')
+		FROM c JOIN messages m ON m.id=c.message` + store.CopyBaseJoin
+	})
+	// The due recipients of the copies, ?1 being now. The unary + keep
+	// SQLite on the copy's index (outbox_copy_rcpts): by status or by due
+	// time it would go through every due recipient of a bulk message.
+	claimRcptsOf = store.NewRowsStmt(1, func(list string) string {
+		return `SELECT r.copy, r.id, r.address, r.attempts, r.first_attempt_at, r.offline_ms,
+			EXISTS(SELECT 1 FROM outbox_cancels k WHERE k.recipient=r.id)
+			FROM recipients r
+			WHERE +r.next_attempt_at <= ?1 AND r.copy IN (` + list + `) AND +r.status IN ('queued','deferred','uncertain')`
+	})
+	// Rows: (message, copy, account, number, started_at, next_at).
+	insertAttempts = store.NewRowsStmt(6, func(list string) string {
+		return `INSERT INTO outbox_attempts(message, copy, account, number, started_at, next_at) VALUES ` + list + `
+			RETURNING id, copy`
+	})
+	// Rows: (id, attempts, first_attempt_at, next_attempt_at).
+	claimRcptsSet = store.NewRowsStmt(4, func(list string) string {
+		return `WITH v(id, attempts, first, next) AS (VALUES ` + list + `)
+			UPDATE recipients SET attempts=v.attempts, first_attempt_at=v.first, next_attempt_at=v.next
+			FROM v WHERE recipients.id=v.id`
+	})
+
+	// The attempts among these still open.
+	openAttemptsOf = store.NewRowsStmt(1, func(list string) string {
+		return `SELECT id FROM outbox_attempts WHERE ended_at=0 AND id IN (` + list + `)`
+	})
+	// Rows: (recipient, words).
+	bulkLastReply = store.NewRowsStmt(2, func(list string) string {
+		return `WITH v(id, words) AS (VALUES ` + list + `)
+			UPDATE recipients SET last_reply=v.words FROM v WHERE recipients.id=v.id`
+	})
+	// A cancel asked for while the copy was accepted comes too late.
+	bulkDeleteCancels = store.NewRowsStmt(1, func(list string) string {
+		return `DELETE FROM outbox_cancels WHERE recipient IN (` + list + `)`
+	})
+	// Rows: (attempt, ended_at, server, dsn_requested).
+	bulkEndAttempts = store.NewRowsStmt(4, func(list string) string {
+		return `WITH v(id, ended, server, dsn) AS (VALUES ` + list + `)
+			UPDATE outbox_attempts SET ended_at=v.ended, outcome='done', server=v.server, dsn_requested=v.dsn, error=''
+			FROM v WHERE outbox_attempts.id=v.id`
+	})
+
+	hotRows = []*store.RowsStmt{claimCopies, claimRcptsOf, insertAttempts, claimRcptsSet,
+		openAttemptsOf, bulkLastReply, bulkDeleteCancels, bulkEndAttempts}
+)
+
+// cancelWaiting: the recipients among these with a cancel waiting. Read
+// (on a reader) before copies claimed ahead go out.
+var cancelWaiting = store.NewRowsStmt(1, func(list string) string {
+	return `SELECT recipient FROM outbox_cancels WHERE recipient IN (` + list + `)`
+})
 
 // stmts caches prepared statements on the writer connection: the outbox
 // runs the same dozen statements for every copy, and parsing them again
 // each time costs more than running them.
 type stmts struct {
-	m             map[string]*sql.Stmt // read-only after Open
-	cancelWaiting *sql.Stmt            // qCancelWaiting on the readers
+	m             map[string]*sql.Stmt                // read-only after Open
+	rows          map[*store.RowsStmt]*store.RowsStmt // hotRows' prepared copies
+	cancelWaiting *store.RowsStmt                     // prepared on the readers
 }
 
 // prepare prepares the hot statements on the writer connection. It must
@@ -80,12 +120,28 @@ func (o *Outbox) prepare(ctx context.Context) error {
 		}
 		o.stmts.m[q] = s
 	}
-	s, err := o.Store.DB.R.PrepareContext(ctx, qCancelWaiting)
+	o.stmts.rows = map[*store.RowsStmt]*store.RowsStmt{}
+	for _, b := range hotRows {
+		p, err := b.Prepare(ctx, o.Store.DB.W)
+		if err != nil {
+			return err
+		}
+		o.stmts.rows[b] = p
+	}
+	c, err := cancelWaiting.Prepare(ctx, o.Store.DB.R)
 	if err != nil {
 		return err
 	}
-	o.stmts.cancelWaiting = s
+	o.stmts.cancelWaiting = c
 	return nil
+}
+
+// rows returns b prepared on the writer connection.
+func (o *Outbox) rows(b *store.RowsStmt) *store.RowsStmt {
+	if p := o.stmts.rows[b]; p != nil {
+		return p
+	}
+	return b
 }
 
 // exec runs a statement inside tx, prepared when it is a hot one.
