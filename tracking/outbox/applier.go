@@ -141,7 +141,7 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 				ev := replyEvent(rr.ID, at, reply)
 				ev.Kind, ev.Detail = tracking.EvAccepted, detail
 				evs = append(evs, ev)
-				replies = append(replies, rr.ID, words)
+				replies = append(replies, words)
 				rids = append(rids, rr.ID)
 			}
 			ends = append(ends, rec.Attempt, rec.At, rec.Server, rec.DSN)
@@ -152,13 +152,13 @@ func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) (
 		if len(ends) == 0 {
 			return nil
 		}
-		if err := o.Store.AddEvents(ctx, tx, evs); err != nil {
+		if err := o.Store.AddEventsSetting(ctx, tx, evs, o.stmts.lastReply, replies); err != nil {
 			return err
 		}
 		for _, st := range []struct {
 			s    *store.RowsStmt
 			rows []any
-		}{{bulkLastReply, replies}, {bulkDeleteCancels, rids}, {bulkEndAttempts, ends}} {
+		}{{bulkDeleteCancels, rids}, {bulkEndAttempts, ends}} {
 			if _, err := o.rows(st.s).Exec(ctx, tx, nil, st.rows); err != nil {
 				return err
 			}

@@ -209,7 +209,7 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 			return res, err
 		}
 	}
-	var attempts, rcptRows []any
+	var attempts []any
 	var messages []string
 	for _, j := range live {
 		if len(j.rcpts) == 0 {
@@ -225,7 +225,6 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 				rc.next = maxTime(dl, now.Add(p.MinGap))
 			}
 			number = max(number, rc.number)
-			rcptRows = append(rcptRows, rc.id, int64(rc.number), store.Millis(rc.first), store.Millis(rc.next))
 		}
 		attempts = append(attempts, j.message, j.copyID, j.account, number, store.Millis(now), store.Millis(j.rcpts[0].next))
 		if !slices.Contains(messages, j.message) {
@@ -253,10 +252,8 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 	if err != nil {
 		return res, err
 	}
-	if _, err := o.rows(claimRcptsSet).Exec(ctx, tx, nil, rcptRows); err != nil {
-		return res, err
-	}
 	var evs []tracking.Event
+	var rcptCols []any
 	for _, j := range live {
 		if len(j.rcpts) == 0 {
 			continue
@@ -267,11 +264,14 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 		for _, rc := range j.rcpts {
 			evs = append(evs, tracking.Event{Recipient: rc.id, At: now, Kind: tracking.EvSending,
 				Source: tracking.SrcOutbox, Detail: sendingDetail(rc.number, rc.next)})
+			rcptCols = append(rcptCols, int64(rc.number), store.Millis(rc.first), store.Millis(rc.next))
 		}
 		res.jobs = append(res.jobs, j)
 		res.addChanged(j.message)
 	}
-	return res, o.Store.AddEvents(ctx, tx, evs)
+	// Each recipient's attempt number and retry time go with its
+	// "sending" event's refresh of its cache: one write of its row.
+	return res, o.Store.AddEventsSetting(ctx, tx, evs, o.stmts.claimRcpts, rcptCols)
 }
 
 // anys is ids as query arguments.

@@ -63,21 +63,10 @@ var (
 		return `INSERT INTO outbox_attempts(message, copy, account, number, started_at, next_at) VALUES ` + list + `
 			RETURNING id, copy`
 	})
-	// Rows: (id, attempts, first_attempt_at, next_attempt_at).
-	claimRcptsSet = store.NewRowsStmt(4, func(list string) string {
-		return `WITH v(id, attempts, first, next) AS (VALUES ` + list + `)
-			UPDATE recipients SET attempts=v.attempts, first_attempt_at=v.first, next_attempt_at=v.next
-			FROM v WHERE recipients.id=v.id`
-	})
 
 	// The attempts among these still open.
 	openAttemptsOf = store.NewRowsStmt(1, func(list string) string {
 		return `SELECT id FROM outbox_attempts WHERE ended_at=0 AND id IN (` + list + `)`
-	})
-	// Rows: (recipient, words).
-	bulkLastReply = store.NewRowsStmt(2, func(list string) string {
-		return `WITH v(id, words) AS (VALUES ` + list + `)
-			UPDATE recipients SET last_reply=v.words FROM v WHERE recipients.id=v.id`
 	})
 	// A cancel asked for while the copy was accepted comes too late.
 	bulkDeleteCancels = store.NewRowsStmt(1, func(list string) string {
@@ -90,8 +79,15 @@ var (
 			FROM v WHERE outbox_attempts.id=v.id`
 	})
 
-	hotRows = []*store.RowsStmt{claimCopies, claimRcptsOf, insertAttempts, claimRcptsSet,
-		openAttemptsOf, bulkLastReply, bulkDeleteCancels, bulkEndAttempts}
+	hotRows = []*store.RowsStmt{claimCopies, claimRcptsOf, insertAttempts, openAttemptsOf, bulkDeleteCancels, bulkEndAttempts}
+)
+
+// The recipients' columns the claim and the applier write with the cache
+// their events refresh (store.AddEventsSetting): the attempt's number and
+// retry time, the last reply in words.
+var (
+	claimRcptsSet = store.NewRecipientSet("attempts", "first_attempt_at", "next_attempt_at")
+	lastReplySet  = store.NewRecipientSet("last_reply")
 )
 
 // cancelWaiting: the recipients among these with a cancel waiting. Read
@@ -106,6 +102,8 @@ var cancelWaiting = store.NewRowsStmt(1, func(list string) string {
 type stmts struct {
 	m             map[string]*sql.Stmt                // read-only after Open
 	rows          map[*store.RowsStmt]*store.RowsStmt // hotRows' prepared copies
+	claimRcpts    *store.RecipientSet                 // claimRcptsSet prepared
+	lastReply     *store.RecipientSet                 // lastReplySet prepared
 	cancelWaiting *store.RowsStmt                     // prepared on the readers
 }
 
@@ -127,6 +125,13 @@ func (o *Outbox) prepare(ctx context.Context) error {
 			return err
 		}
 		o.stmts.rows[b] = p
+	}
+	var err error
+	if o.stmts.claimRcpts, err = claimRcptsSet.Prepare(ctx, o.Store.DB.W); err != nil {
+		return err
+	}
+	if o.stmts.lastReply, err = lastReplySet.Prepare(ctx, o.Store.DB.W); err != nil {
+		return err
 	}
 	c, err := cancelWaiting.Prepare(ctx, o.Store.DB.R)
 	if err != nil {

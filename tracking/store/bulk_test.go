@@ -106,6 +106,62 @@ func TestAddEventsChunkBoundaries(t *testing.T) {
 	}
 }
 
+// AddEventsSetting leaves the database as AddEvent and an UPDATE of the
+// columns after each event do, prepared or not, on the bulk path and off.
+func TestAddEventsSettingEqualsOneByOne(t *testing.T) {
+	ctx := context.Background()
+	bulk, each := openTestStore(t), openTestStore(t)
+	var rids []int64
+	for _, s := range []*Store{bulk, each} {
+		rids = seedRecipients(t, s, 5, 50)
+	}
+	cols := []string{"attempts", "first_attempt_at", "next_attempt_at", "last_reply"}
+	rs := NewRecipientSet(cols...)
+	prepared, err := rs.Prepare(ctx, bulk.DB.W)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newEventGen(rids)
+	for i, n := range []int{1, 3, 4, 5, 17, 64, 65, 200, 12, 12, 12, 12} {
+		evs := g.batch(n, i%2 == 0)
+		var vals []any
+		for range evs {
+			vals = append(vals, g.r.IntN(5), g.r.Int64N(1e12), g.r.Int64N(1e12), fmt.Sprintf("words %d \xff", g.r.IntN(9)))
+		}
+		set := []*RecipientSet{rs, prepared}[i%2]
+		err := bulk.DB.WithTx(ctx, func(tx *sql.Tx) error { return bulk.AddEventsSetting(ctx, tx, evs, set, vals) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = each.DB.WithTx(ctx, func(tx *sql.Tx) error {
+			for k, e := range evs {
+				if _, err := each.AddEvent(ctx, tx, e); err != nil {
+					return err
+				}
+				if _, err := tx.Exec(`UPDATE recipients SET attempts=?, first_attempt_at=?, next_attempt_at=?, last_reply=? WHERE id=?`,
+					append(vals[k*4:][:4:4], e.Recipient)...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		be, bc := dumpEvents(t, bulk)
+		ee, ec := dumpEvents(t, each)
+		if !slices.Equal(be, ee) || !slices.Equal(bc, ec) {
+			t.Fatalf("batch %d of %d events: the stores differ", i, n)
+		}
+	}
+	err = bulk.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		return bulk.AddEventsSetting(ctx, tx, g.batch(5, true), rs, []any{1, 2, 3})
+	})
+	if err == nil {
+		t.Error("AddEventsSetting took 3 values for 5 events of 4 columns")
+	}
+}
+
 // eventGen makes random batches of events for the recipients rids.
 type eventGen struct {
 	r          *rand.Rand
@@ -178,7 +234,14 @@ func addBoth(ctx context.Context, bulk, each *Store, evs []tracking.Event) error
 	if err != nil {
 		return err
 	}
-	return each.DB.WithTx(ctx, func(tx *sql.Tx) error { return each.addEach(ctx, tx, evs) })
+	return each.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		for _, e := range evs {
+			if _, err := each.AddEvent(ctx, tx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // dumpEvents lists every column of the events (but their ids, which the
@@ -215,7 +278,8 @@ func dumpEvents(t *testing.T, s *Store) (events, caches []string) {
 	}
 	events = line(`SELECT recipient, at, kind, source, command, code, enhanced_code, text, match, detail, report, dedup_key FROM events`, 12)
 	caches = line(`SELECT r.id, r.status, r.opens_total, r.opens_human, r.opens_machine, r.clicks, r.read, r.replied,
-		r.last_event_at, m.last_event_at FROM recipients r JOIN messages m ON m.id=r.message`, 10)
+		r.last_event_at, m.last_event_at, r.attempts, r.first_attempt_at, r.next_attempt_at, r.last_reply
+		FROM recipients r JOIN messages m ON m.id=r.message`, 14)
 	return events, caches
 }
 
