@@ -238,7 +238,7 @@ func (o *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 				rcpts = append(rcpts, newRcpt{copyID: cid, address: r.Address, kind: kind, trackable: r.Trackable})
 			}
 		}
-		if err := insertRecipients(ctx, tx, m.ID, store.Millis(due), rcpts); err != nil {
+		if err := o.insertRecipients(ctx, tx, m.ID, store.Millis(due), rcpts); err != nil {
 			return err
 		}
 		evs := make([]tracking.Event, len(rcpts))
@@ -279,29 +279,44 @@ type newRcpt struct {
 // made a bulk enqueue pay that flush thousands of times.
 const rcptBatch = 200
 
+// qInsertRcpts is the insert of a whole batch of recipients, prepared by
+// Open: parsing its 200 rows took ~0.3 ms.
+var qInsertRcpts = insertRcptsText(rcptBatch)
+
+// insertRcptsText is the insert of n recipients. RETURNING's row order is
+// unspecified: insertRecipients matches rows by copy and address (unique
+// within a copy, checked by Message.check).
+func insertRcptsText(n int) string {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO recipients(message, copy, address, kind, status, next_attempt_at, trackable) VALUES `)
+	for i := range n {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString(`(?,?,?,?,'queued',?,?)`)
+	}
+	q.WriteString(` RETURNING id, copy, address`)
+	return q.String()
+}
+
 // insertRecipients inserts the recipients rcptBatch rows per statement and
 // sets their ids.
-func insertRecipients(ctx context.Context, tx *sql.Tx, message string, due int64, rcpts []newRcpt) error {
+func (o *Outbox) insertRecipients(ctx context.Context, tx *sql.Tx, message string, due int64, rcpts []newRcpt) error {
 	type key struct {
 		copyID  int64
 		address string
 	}
 	for start := 0; start < len(rcpts); start += rcptBatch {
 		part := rcpts[start:min(start+rcptBatch, len(rcpts))]
-		var q strings.Builder
-		q.WriteString(`INSERT INTO recipients(message, copy, address, kind, status, next_attempt_at, trackable) VALUES `)
 		args := make([]any, 0, 6*len(part))
-		for i, r := range part {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(`(?,?,?,?,'queued',?,?)`)
+		for _, r := range part {
 			args = append(args, message, r.copyID, r.address, r.kind, due, r.trackable)
 		}
-		// RETURNING's row order is unspecified: match by copy and address
-		// (unique within a copy, checked by Message.check).
-		q.WriteString(` RETURNING id, copy, address`)
-		rows, err := tx.QueryContext(ctx, q.String(), args...)
+		q := qInsertRcpts
+		if len(part) < rcptBatch {
+			q = insertRcptsText(len(part))
+		}
+		rows, err := o.query(ctx, tx, q, args...)
 		if err != nil {
 			return err
 		}

@@ -29,7 +29,8 @@ const (
 	qCopyBody = `SELECT ` + store.CopyBodyColumns + ` FROM copies c` + store.CopyBaseJoin + ` WHERE c.id=?`
 )
 
-var hotQueries = []string{qCrashIncFirst, qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel}
+var hotQueries = []string{qCrashIncFirst, qBodySent, qBodyReset, qEndAttempt, qCrashClear, qWasUncertain, qLastReply, qDeleteCancel,
+	qInsertRcpts}
 
 // The claim of one or several copies in one commit (claimManyTx) and the
 // applier's commit of many results (applyResults) run one statement per
