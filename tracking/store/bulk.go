@@ -14,8 +14,9 @@ import (
 // The outbox adds one event per recipient for a whole batch at a time (the
 // "queued" events of a bulk message, the "sending" events of 32 claimed
 // copies, the "accepted" events the result applier commits). One by one,
-// AddEvent runs four statements per event; AddEvents runs four for each
-// chunk of rows (RowsStmt), with the same result. The rows go as bound
+// AddEvent runs four statements per event; AddEvents runs one of each
+// kind per chunk of up to 64 rows (RowsStmt), with the same result. The
+// rows go as bound
 // parameters: passed as JSON, every column of every row was parsed again
 // from the text, which cost more than the writes.
 var (
