@@ -34,7 +34,8 @@ type session struct {
 	conn       net.Conn
 	r          *textproto.Reader
 	w          *bufio.Writer
-	pipelining bool // the server offers PIPELINING (RFC 2920)
+	pipelining bool   // the server offers PIPELINING (RFC 2920)
+	copyBuf    []byte // the body's way to w, kept for the next message
 	// plaintext: the benchmark build's session to smtp-sink, which speaks
 	// no TLS (plaintext_bench.go). False in every other build.
 	plaintext bool

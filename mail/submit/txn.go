@@ -297,7 +297,10 @@ func (t *txn) body(body io.Reader) *mail.Error {
 	s.dc.resetWriteFailed()
 	src := &srcReader{r: wire.Reader(body)}
 	dw := wire.NewDotWriter(s.w)
-	if _, err := io.Copy(dw, src); err != nil {
+	if s.copyBuf == nil {
+		s.copyBuf = make([]byte, 32<<10)
+	}
+	if _, err := io.CopyBuffer(dw, src, s.copyBuf); err != nil {
 		// We cannot abort DATA politely: closing without "." is the only
 		// way to make sure the server discards the partial message.
 		r := mail.Reply{Command: "DATA", Text: err.Error()}
