@@ -175,3 +175,51 @@ func TestClaimedAheadSurvivesABrokenSession(t *testing.T) {
 		t.Errorf("%d connections; the fault should have broken one every two messages", c)
 	}
 }
+
+// While the last prefetchAt copies of a claim go out, the next claim is
+// committed in the background. A stop at that point gives both back
+// unsent (nothing stays open), and the next run sends each copy once.
+func TestPrefetchedClaimGivenBackOnStop(t *testing.T) {
+	e := newEnv(t, nil, fastPolicy())
+	e.ob.Policy.MaxConnections = 1
+	srv := smtptest.Start(t, smtptest.Config{DSN: true})
+	var ids []string
+	for i := 0; i < 3*claimAhead; i++ {
+		ids = append(ids, e.enqueue(message("bob@example.test")))
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	r := e.runner(newPeerDialer(srv))
+	// The first copy, then claimAhead-prefetchAt+4 of its claim: the
+	// prefetch started 4 copies ago.
+	stopAt := 1 + claimAhead - prefetchAt + 4
+	recorded := 0
+	r.hook = func(h hookInfo) {
+		if h.Point == hookRecorded {
+			if recorded++; recorded == stopAt {
+				cancel()
+			}
+		}
+	}
+	if err := r.Run(ctx); err != context.Canceled {
+		t.Fatalf("run: %v", err)
+	}
+	if n := len(srv.Received()); n != stopAt {
+		t.Fatalf("%d delivered before the stop, want %d", n, stopAt)
+	}
+	var skipped, open int
+	e.db.R.QueryRow(`SELECT count(*) FILTER (WHERE outcome='skipped'), count(*) FILTER (WHERE ended_at=0) FROM outbox_attempts`).Scan(&skipped, &open)
+	if open != 0 || skipped < claimAhead-(stopAt-1) {
+		t.Errorf("attempts: %d skipped (want at least %d), %d open (want 0)", skipped, claimAhead-(stopAt-1), open)
+	}
+	e.runOnce(e.runner(newPeerDialer(srv)))
+	got := delivered(srv)
+	if len(got) != len(ids) {
+		t.Errorf("%d copies delivered, want %d", len(got), len(ids))
+	}
+	for k, n := range got {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", k, n)
+		}
+	}
+}

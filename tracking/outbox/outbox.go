@@ -11,9 +11,11 @@
 //     message's crash count) is committed before connecting, so after a
 //     crash nothing is retried hot: the committed retry time is the cool-off.
 //     On a session that goes on, the commit of a result also claims the
-//     next copies (up to claimAhead), each attempt committed before any
-//     byte of its copy is sent; copies claimed ahead and not sent when the
-//     worker stops, or canceled meanwhile, are given back ("skipped").
+//     next copies (up to claimAhead), and while the last prefetchAt of
+//     them go out the following ones are claimed in the background; each
+//     attempt is committed before any byte of its copy is sent. Copies
+//     claimed ahead and not sent when the worker stops, or canceled
+//     meanwhile, are given back ("skipped").
 //   - Result before the next message: a transaction's result is recorded
 //     before the session sends anything else. A clean acceptance (every
 //     recipient accepted, see resultLog) is a record in the result log,
