@@ -51,10 +51,11 @@ func freePort(b *testing.B) int {
 	return p
 }
 
-// startSink runs smtp-sink on a loopback port until the benchmark ends.
-func startSink(b *testing.B) string {
+// startSink runs smtp-sink on a loopback port until the benchmark ends,
+// with extra options before the address.
+func startSink(b *testing.B, extra ...string) string {
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
-	args := []string{}
+	args := append([]string{}, extra...)
 	if os.Geteuid() == 0 {
 		args = append(args, "-u", "postfix") // required as root
 	}
@@ -251,7 +252,10 @@ func BenchmarkBulkSend(b *testing.B) {
 		}
 	}
 	addr := startSink(b)
-	var ratios, rates, refRates, clientRatios, cpus []float64
+	// The same sink without PIPELINING (-p): the outbox as smtp-source
+	// speaks, one command at a time.
+	lockstepAddr := startSink(b, "-p")
+	var ratios, rates, refRates, clientRatios, cpus, lockstepRatios []float64
 	for i := 0; i < b.N; i++ {
 		load := loadavg()
 		// Each measurement starts with this process's garbage collected:
@@ -266,6 +270,8 @@ func BenchmarkBulkSend(b *testing.B) {
 		enq, send, sendCPU := viaOutbox(b, addr, i)
 		runtime.GC()
 		_, dbOnly, dbCPU := viaOutbox(b, "", i)
+		runtime.GC()
+		enqL, sendL, _ := viaOutbox(b, lockstepAddr, i)
 		refRate := float64(copies) / ref.Seconds()
 		total := enq + send
 		rate := float64(copies) / total.Seconds()
@@ -279,6 +285,9 @@ func BenchmarkBulkSend(b *testing.B) {
 		clientRate := float64(copies) / client.Seconds()
 		fmt.Printf("  submit client alone           %8.0f msg/s  (same copies, no outbox, no database: the ceiling, ratio %.2f)\n",
 			clientRate, clientRate/refRate)
+		lockstepRate := float64(copies) / (enqL + sendL).Seconds()
+		fmt.Printf("  outbox, server without PIPELINING %4.0f msg/s  (enqueue + send, one command at a time as smtp-source: ratio %.2f)\n",
+			lockstepRate, lockstepRate/refRate)
 		fmt.Printf("  ratio outbox/smtp-source      %8.2f  (target >= 0.5)\n", ratio)
 		fmt.Printf("  ratio outbox/client alone     %8.2f\n", rate/clientRate)
 		perCopy := func(d time.Duration) float64 { return float64(d.Microseconds()) / copies }
@@ -287,17 +296,19 @@ func BenchmarkBulkSend(b *testing.B) {
 		fmt.Printf("  load average                  %s before, %s after\n", load, loadavg())
 		ratios, rates, refRates = append(ratios, ratio), append(rates, rate), append(refRates, refRate)
 		clientRatios, cpus = append(clientRatios, clientRate/refRate), append(cpus, perCopy(sendCPU))
+		lockstepRatios = append(lockstepRatios, lockstepRate/refRate)
 	}
 	if b.N > 1 {
 		// Each round's ratio compares neighbours in time; the median of
 		// those moves less with other work on the machine than one round.
-		fmt.Printf("outbox bulk send, median of %d rounds: ratio %.2f (rounds %s; target >= 0.5), outbox %.0f msg/s, smtp-source %.0f msg/s\n",
-			b.N, median(ratios), fmtRounds(ratios), median(rates), median(refRates))
+		fmt.Printf("outbox bulk send, median of %d rounds: ratio %.2f (rounds %s; target >= 0.5), outbox %.0f msg/s, smtp-source %.0f msg/s; without PIPELINING ratio %.2f (rounds %s)\n",
+			b.N, median(ratios), fmtRounds(ratios), median(rates), median(refRates), median(lockstepRatios), fmtRounds(lockstepRatios))
 	}
 	b.ReportMetric(median(rates), "msg/s")
 	b.ReportMetric(median(refRates), "ref-msg/s")
 	b.ReportMetric(median(ratios), "ratio")
 	b.ReportMetric(median(clientRatios), "client-ratio")
+	b.ReportMetric(median(lockstepRatios), "lockstep-ratio")
 	b.ReportMetric(median(cpus), "cpu-us/copy")
 }
 
