@@ -11,7 +11,9 @@
 // committed before any byte of it is sent), on a
 // database with the same components as the app (view's search trigger
 // and indexes, reports' index). It
-// prints both rates, the outbox's send-only rate, its rate with a no-op
+// prints both rates, the same enqueue and send through a second smtp-sink
+// that does not offer PIPELINING (-p: one command at a time, as
+// smtp-source speaks), the outbox's send-only rate, its rate with a no-op
 // session (the database work alone, the limit), the rate of mail/submit's
 // sessions sending the same copies without the outbox (the ceiling), the
 // ratio (target >= 0.5), the CPU time this process spent per copy (outbox
