@@ -49,16 +49,12 @@ func rcptLine(to, original string, dsn, utf8 bool) string {
 	b.WriteByte('>')
 	if dsn {
 		b.WriteString(" NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=")
-		switch {
-		case isASCII(original):
+		if isASCII(original) {
 			b.WriteString("RFC822;")
 			b.WriteString(xtext(original))
-		case utf8:
+		} else {
 			b.WriteString("UTF-8;")
-			b.WriteString(utf8AddrUnitext(original))
-		default:
-			b.WriteString("UTF-8;")
-			b.WriteString(utf8AddrXtext(original))
+			b.WriteString(utf8Addr(original, utf8))
 		}
 	}
 	return b.String()
@@ -82,28 +78,13 @@ func xtext(s string) string {
 	return b.String()
 }
 
-// utf8AddrXtext is RFC 6533's utf-8-addr-xtext: "\x{HEX}" for every
-// character that is not an xchar.
-func utf8AddrXtext(s string) string {
+// utf8Addr is RFC 6533's utf-8-addr-xtext: "\x{HEX}" for every
+// character that is not an xchar; with unitext (a server that takes
+// UTF-8), utf-8-addr-unitext: non-ASCII characters stay as they are.
+func utf8Addr(s string, unitext bool) string {
 	var b strings.Builder
 	for _, r := range s {
-		if xchar(r) {
-			b.WriteRune(r)
-			continue
-		}
-		b.WriteString(`\x{`)
-		b.WriteString(strings.ToUpper(strconv.FormatInt(int64(r), 16)))
-		b.WriteByte('}')
-	}
-	return b.String()
-}
-
-// utf8AddrUnitext is RFC 6533's utf-8-addr-unitext: like
-// utf8AddrXtext, but non-ASCII characters stay as they are.
-func utf8AddrUnitext(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if xchar(r) || r > 0x7f {
+		if xchar(r) || unitext && r > 0x7f {
 			b.WriteRune(r)
 			continue
 		}
