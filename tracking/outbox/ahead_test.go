@@ -17,13 +17,7 @@ import (
 // once, with their attempt count as before; the next run sends each
 // exactly once.
 func TestClaimedAheadGivenBackOnStop(t *testing.T) {
-	e := newEnv(t, nil, fastPolicy())
-	e.ob.Policy.MaxConnections = 1
-	srv := smtptest.Start(t, smtptest.Config{DSN: true})
-	var ids []string
-	for i := 0; i < 2*claimAhead; i++ {
-		ids = append(ids, e.enqueue(message("bob@example.test")))
-	}
+	e, srv, ids, _ := oneSession(t, smtptest.Config{DSN: true}, 2*claimAhead)
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	r := e.runner(newPeerDialer(srv))
@@ -74,15 +68,7 @@ func TestClaimedAheadGivenBackOnStop(t *testing.T) {
 		t.Errorf("%d recipients given back, want %d", deferred, claimAhead)
 	}
 	e.runOnce(e.runner(newPeerDialer(srv)))
-	got := delivered(srv)
-	if len(got) != len(ids) {
-		t.Errorf("%d copies delivered, want %d", len(got), len(ids))
-	}
-	for k, n := range got {
-		if n != 1 {
-			t.Errorf("%s delivered %d times", k, n)
-		}
-	}
+	sentOnceEach(t, srv, len(ids))
 	for _, id := range ids {
 		if st := e.statuses(id)["bob@example.test"]; st != tracking.Accepted {
 			t.Errorf("%s: %s", id, st)
@@ -93,16 +79,7 @@ func TestClaimedAheadGivenBackOnStop(t *testing.T) {
 // A cancel asked for while a copy claimed ahead waits its turn is applied
 // before the copy goes out: it is not sent, and ends canceled.
 func TestClaimedAheadCanceledBeforeItsTurn(t *testing.T) {
-	e := newEnv(t, nil, fastPolicy())
-	e.ob.Policy.MaxConnections = 1
-	srv := smtptest.Start(t, smtptest.Config{DSN: true})
-	var ids []string
-	var envids []string
-	for i := 0; i < 2*claimAhead; i++ {
-		m := message("bob@example.test")
-		envids = append(envids, m.Copies[0].EnvID)
-		ids = append(ids, e.enqueue(m))
-	}
+	e, srv, ids, envids := oneSession(t, smtptest.Config{DSN: true}, 2*claimAhead)
 	r := e.runner(newPeerDialer(srv))
 	var once sync.Once
 	var res CancelResult
@@ -137,15 +114,7 @@ func TestClaimedAheadCanceledBeforeItsTurn(t *testing.T) {
 // copies claimed for it wait their turn: those copies go out on a new
 // session; everything is delivered once and no attempt stays open.
 func TestClaimedAheadSurvivesABrokenSession(t *testing.T) {
-	e := newEnv(t, nil, fastPolicy())
-	e.ob.Policy.MaxConnections = 1
-	srv := smtptest.Start(t, smtptest.Config{DSN: true, Faults: []smtptest.Fault{{Command: "MAIL", Nth: 3, Code: 421}}})
-	var ids, envids []string
-	for i := 0; i < 3*claimAhead; i++ {
-		m := message("bob@example.test")
-		envids = append(envids, m.Copies[0].EnvID)
-		ids = append(ids, e.enqueue(m))
-	}
+	e, srv, ids, envids := oneSession(t, smtptest.Config{DSN: true, Faults: []smtptest.Fault{{Command: "MAIL", Nth: 3, Code: 421}}}, 3*claimAhead)
 	// A copy deferred by the fault is due again 10 ms later; RunOnce
 	// stops when nothing is due, so run until nothing is left.
 	for round := 0; round < 20; round++ {
@@ -180,13 +149,7 @@ func TestClaimedAheadSurvivesABrokenSession(t *testing.T) {
 // committed in the background. A stop at that point gives both back
 // unsent (nothing stays open), and the next run sends each copy once.
 func TestPrefetchedClaimGivenBackOnStop(t *testing.T) {
-	e := newEnv(t, nil, fastPolicy())
-	e.ob.Policy.MaxConnections = 1
-	srv := smtptest.Start(t, smtptest.Config{DSN: true})
-	var ids []string
-	for i := 0; i < 3*claimAhead; i++ {
-		ids = append(ids, e.enqueue(message("bob@example.test")))
-	}
+	e, srv, ids, _ := oneSession(t, smtptest.Config{DSN: true}, 3*claimAhead)
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	r := e.runner(newPeerDialer(srv))
@@ -213,13 +176,33 @@ func TestPrefetchedClaimGivenBackOnStop(t *testing.T) {
 		t.Errorf("attempts: %d skipped (want at least %d), %d open (want 0)", skipped, claimAhead-(stopAt-1), open)
 	}
 	e.runOnce(e.runner(newPeerDialer(srv)))
-	got := delivered(srv)
-	if len(got) != len(ids) {
-		t.Errorf("%d copies delivered, want %d", len(got), len(ids))
+	sentOnceEach(t, srv, len(ids))
+}
+
+// oneSession is an outbox with one connection to a fresh peer and n
+// single-recipient messages queued: their ids and envelope ids.
+func oneSession(t *testing.T, cfg smtptest.Config, n int) (e *env, srv *smtptest.Server, ids, envids []string) {
+	e = newEnv(t, nil, fastPolicy())
+	e.ob.Policy.MaxConnections = 1
+	srv = smtptest.Start(t, cfg)
+	for i := 0; i < n; i++ {
+		m := message("bob@example.test")
+		envids = append(envids, m.Copies[0].EnvID)
+		ids = append(ids, e.enqueue(m))
 	}
-	for k, n := range got {
-		if n != 1 {
-			t.Errorf("%s delivered %d times", k, n)
+	return e, srv, ids, envids
+}
+
+// sentOnceEach checks that the peer received each of the n copies once.
+func sentOnceEach(t *testing.T, srv *smtptest.Server, n int) {
+	t.Helper()
+	got := delivered(srv)
+	if len(got) != n {
+		t.Errorf("%d copies delivered, want %d", len(got), n)
+	}
+	for k, c := range got {
+		if c != 1 {
+			t.Errorf("%s delivered %d times", k, c)
 		}
 	}
 }
