@@ -20,11 +20,7 @@ import (
 // UTF-8 stays on the bulk path and must come back byte for byte.
 func TestAddEventsEqualsAddEventOneByOne(t *testing.T) {
 	ctx := context.Background()
-	bulk, each := openTestStore(t), openTestStore(t)
-	var rids []int64
-	for _, s := range []*Store{bulk, each} {
-		rids = seedRecipients(t, s, 3, 4)
-	}
+	bulk, each, rids := twinStores(t, 3, 4)
 	g := newEventGen(rids)
 	for round := 0; round < 80; round++ {
 		evs := g.batch(1+g.r.IntN(12), false)
@@ -75,11 +71,7 @@ func TestAddEventsEqualsAddEventOneByOne(t *testing.T) {
 // rows): one short of a chunk, exactly one, one over, several.
 func TestAddEventsChunkBoundaries(t *testing.T) {
 	ctx := context.Background()
-	bulk, each := openTestStore(t), openTestStore(t)
-	var rids []int64
-	for _, s := range []*Store{bulk, each} {
-		rids = seedRecipients(t, s, 5, 50)
-	}
+	bulk, each, rids := twinStores(t, 5, 50)
 	g := newEventGen(rids)
 	for _, n := range []int{1, 3, 4, 5, 15, 16, 17, 63, 64, 65, 200, 3, 64, 200} {
 		for _, mixed := range []bool{false, true} {
@@ -110,11 +102,7 @@ func TestAddEventsChunkBoundaries(t *testing.T) {
 // columns after each event do, prepared or not, on the bulk path and off.
 func TestAddEventsSettingEqualsOneByOne(t *testing.T) {
 	ctx := context.Background()
-	bulk, each := openTestStore(t), openTestStore(t)
-	var rids []int64
-	for _, s := range []*Store{bulk, each} {
-		rids = seedRecipients(t, s, 5, 50)
-	}
+	bulk, each, rids := twinStores(t, 5, 50)
 	cols := []string{"attempts", "first_attempt_at", "next_attempt_at", "last_reply"}
 	rs := NewRecipientSet(cols...)
 	prepared, err := rs.Prepare(ctx, bulk.DB.W)
@@ -317,4 +305,14 @@ func seedRecipients(t *testing.T, s *Store, messages, perMessage int) []int64 {
 		t.Fatal(err)
 	}
 	return rids
+}
+
+// twinStores opens two stores seeded alike (messages × perMessage),
+// one for the bulk path and one for AddEvent one by one.
+func twinStores(t *testing.T, messages, perMessage int) (bulk, each *Store, rids []int64) {
+	bulk, each = openTestStore(t), openTestStore(t)
+	for _, s := range []*Store{bulk, each} {
+		rids = seedRecipients(t, s, messages, perMessage)
+	}
+	return bulk, each, rids
 }
