@@ -16,9 +16,8 @@ import (
 // copies, the "accepted" events the result applier commits). One by one,
 // AddEvent runs four statements per event; AddEvents runs one of each
 // kind per chunk of up to 64 rows (RowsStmt), with the same result. The
-// rows go as bound
-// parameters: passed as JSON, every column of every row was parsed again
-// from the text, which cost more than the writes.
+// rows go as bound parameters: passed as JSON, every column of every row
+// was parsed again from the text, which cost more than the writes.
 var (
 	bulkInsertEvents = NewRowsStmt(10, func(list string) string {
 		return `INSERT INTO events(recipient, at, kind, source, command, code, enhanced_code, text, match, detail) VALUES ` + list
