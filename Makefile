@@ -69,6 +69,7 @@ fuzz:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(HEADLESS) vet -tags '$(TAGS) ci' ./...
+	$(HEADLESS) vet -tags '$(TAGS) ci mailroom_plaintext_bench' ./mail/submit ./bench/outbox
 
 ## screenshots: run the real binary under Xvfb and write docs/screenshots/*.png
 screenshots: deps build
