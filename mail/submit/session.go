@@ -32,6 +32,7 @@ type session struct {
 	// The transactions are spoken here, over conn (tc), once AUTH is done:
 	// see transactions.
 	conn       net.Conn
+	limit      *replyLimitReader // under r
 	r          *textproto.Reader
 	w          *bufio.Writer
 	pipelining bool   // the server offers PIPELINING (RFC 2920)
@@ -59,14 +60,19 @@ func (s *session) has(keyword string) bool {
 }
 
 // maxReplyLine bounds one reply line (RFC 5321 4.5.3.1.5 allows 512
-// octets), so a hostile server cannot make us buffer without end.
-const maxReplyLine = 4096
+// octets) and maxReply a whole reply, so a hostile server cannot make us
+// buffer without end.
+const (
+	maxReplyLine = 4096
+	maxReply     = 1 << 20
+)
 
 // transactions takes the connection over from go-smtp after AUTH. go-smtp
 // has read every reply to what it sent, so its buffer holds nothing.
 func (s *session) transactions(conn net.Conn) {
 	s.conn = conn
-	s.r = textproto.NewReader(bufio.NewReader(&replyLimitReader{r: conn, max: maxReplyLine}))
+	s.limit = &replyLimitReader{r: conn, maxLine: maxReplyLine, maxReply: maxReply}
+	s.r = textproto.NewReader(bufio.NewReader(s.limit))
 	s.w = bufio.NewWriterSize(conn, 32<<10)
 	s.pipelining = s.has("PIPELINING")
 }
@@ -85,6 +91,7 @@ func (s *session) send(lines ...string) error {
 // holds the local error as its text.
 func (s *session) reply(cmd string, timeout time.Duration) (mail.Reply, error) {
 	s.conn.SetReadDeadline(time.Now().Add(timeout))
+	s.limit.reset()
 	code, msg, err := s.r.ReadResponse(0)
 	if err != nil {
 		return mail.Reply{Command: cmd, Text: err.Error()}, err

@@ -367,16 +367,26 @@ func (s *srcReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// replyLimitReader fails once a line from the server grows past max
-// octets.
+// replyLimitReader fails once a line from the server grows past maxLine
+// octets, or once more than maxReply octets came since the last reset (a
+// reply of endless continuation lines would otherwise be held whole).
 type replyLimitReader struct {
-	r    io.Reader
-	max  int
-	line int // octets since the last LF
+	r        io.Reader
+	maxLine  int
+	maxReply int
+	line     int // octets since the last LF
+	total    int // octets since reset
 }
+
+// reset starts counting a new reply.
+func (l *replyLimitReader) reset() { l.total = 0 }
 
 func (l *replyLimitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
+	l.total += n
+	if l.total > l.maxReply {
+		return 0, fmt.Errorf("the server sent a reply longer than %d octets", l.maxReply)
+	}
 	for b := p[:n]; len(b) > 0; {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -384,18 +394,18 @@ func (l *replyLimitReader) Read(p []byte) (int, error) {
 			break
 		}
 		l.line += i
-		if l.line > l.max {
-			return 0, l.tooLong()
+		if l.line > l.maxLine {
+			return 0, l.lineTooLong()
 		}
 		l.line = 0
 		b = b[i+1:]
 	}
-	if l.line > l.max {
-		return 0, l.tooLong()
+	if l.line > l.maxLine {
+		return 0, l.lineTooLong()
 	}
 	return n, err
 }
 
-func (l *replyLimitReader) tooLong() error {
-	return fmt.Errorf("the server sent a reply line longer than %d octets", l.max)
+func (l *replyLimitReader) lineTooLong() error {
+	return fmt.Errorf("the server sent a reply line longer than %d octets", l.maxLine)
 }
