@@ -274,14 +274,21 @@ func dumpEvents(t *testing.T, s *Store) (events, caches []string) {
 // seedRecipients inserts messages with a copy and recipients each, the
 // same ids in every store it is given.
 func seedRecipients(t *testing.T, s *Store, messages, perMessage int) []int64 {
+	now := tracking.Millis(time.Now())
+	return seedMessages(t, s, messages, func(int) int { return perMessage }, func(int) int64 { return now })
+}
+
+// seedMessages inserts messages m0, m1 ... with count(m) queued
+// recipients each, created at createdAt(m), and returns the recipients'
+// ids in order.
+func seedMessages(t *testing.T, s *Store, messages int, count func(m int) int, createdAt func(m int) int64) []int64 {
 	t.Helper()
 	var rids []int64
 	err := s.DB.WithTx(context.Background(), func(tx *sql.Tx) error {
-		now := tracking.Millis(time.Now())
 		for m := range messages {
 			id := fmt.Sprintf("m%d", m)
 			if _, err := tx.Exec(`INSERT INTO messages(id, account, from_addr, subject, message_id, created_at, due_at) VALUES(?,'acct','a@example.test','Hi',?,?,?)`,
-				id, "<"+id+"@example.test>", now, now); err != nil {
+				id, "<"+id+"@example.test>", createdAt(m), createdAt(m)); err != nil {
 				return err
 			}
 			res, err := tx.Exec(`INSERT INTO copies(message, envid, body) VALUES(?,?,x'00')`, id, "env-"+id)
@@ -289,7 +296,7 @@ func seedRecipients(t *testing.T, s *Store, messages, perMessage int) []int64 {
 				return err
 			}
 			cid, _ := res.LastInsertId()
-			for k := range perMessage {
+			for k := range count(m) {
 				res, err := tx.Exec(`INSERT INTO recipients(message, copy, address, status) VALUES(?,?,?,'queued')`,
 					id, cid, fmt.Sprintf("r%d-%d@example.test", m, k))
 				if err != nil {

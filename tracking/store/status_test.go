@@ -32,30 +32,10 @@ func TestEachStatusBatches(t *testing.T) {
 		return 1 + m%4
 	}
 	base := time.Now().Add(-time.Hour)
-	var rids []int64
+	rids := seedMessages(t, s, messages, count, func(m int) int64 {
+		return tracking.Millis(base.Add(time.Duration(m%97) * time.Second)) // ties, broken by id
+	})
 	err := s.DB.WithTx(ctx, func(tx *sql.Tx) error {
-		for m := range messages {
-			id := fmt.Sprintf("m%03d", m)
-			at := tracking.Millis(base.Add(time.Duration(m%97) * time.Second)) // ties, broken by id
-			if _, err := tx.Exec(`INSERT INTO messages(id, account, from_addr, subject, message_id, created_at, due_at) VALUES(?,'acct','a@example.test','Hi',?,?,?)`,
-				id, "<"+id+"@example.test>", at, at); err != nil {
-				return err
-			}
-			res, err := tx.Exec(`INSERT INTO copies(message, envid, body) VALUES(?,?,x'00')`, id, "env-"+id)
-			if err != nil {
-				return err
-			}
-			cid, _ := res.LastInsertId()
-			for k := range count(m) {
-				res, err := tx.Exec(`INSERT INTO recipients(message, copy, address, status) VALUES(?,?,?,'queued')`,
-					id, cid, fmt.Sprintf("r%d-%d@example.test", m, k))
-				if err != nil {
-					return err
-				}
-				rid, _ := res.LastInsertId()
-				rids = append(rids, rid)
-			}
-		}
 		for i, rid := range rids {
 			for k := range i % 3 { // none, one or two events
 				e := tracking.Event{Recipient: rid, At: base.Add(time.Duration(k) * time.Minute), Kind: tracking.EvAccepted,
