@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strings"
 
 	"mailroom/tracking"
 )
@@ -34,7 +33,7 @@ func (s *Store) Feed(ctx context.Context, after int64, kinds []tracking.EventKin
 	rows, err := s.DB.R.QueryContext(ctx, `SELECT e.id, e.recipient, e.at, e.kind, e.source, e.command, e.code, e.enhanced_code,
 		e.text, e.match, e.detail, coalesce(e.report,0), coalesce(e.dedup_key,''), m.id, m.subject, r.address
 		FROM events e JOIN recipients r ON r.id=e.recipient JOIN messages m ON m.id=r.message
-		WHERE e.id>? AND e.kind IN (`+strings.TrimSuffix(strings.Repeat("?,", len(kinds)), ",")+`) ORDER BY e.id LIMIT ?`, args...)
+		WHERE e.id>? AND e.kind IN (`+placeholders(len(kinds))+`) ORDER BY e.id LIMIT ?`, args...)
 	if err != nil {
 		return nil, err
 	}
