@@ -86,14 +86,18 @@ const sentSettle = 2 * time.Second
 // before are tried again, up to maxSentAttempts).
 func (a *App) appendSentLoop(ctx context.Context) error {
 	for {
+		kick := a.sentKick
 		if err := a.AppendSent(ctx); err != nil {
 			a.Log.Warn("sent copies", "err", err)
+			// A failed look (a login refused, a server down) waits for the
+			// minute: a busy outbox must not repeat it every few seconds.
+			kick = nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(time.Minute):
-		case <-a.sentKick:
+		case <-kick:
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
