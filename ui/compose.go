@@ -595,15 +595,20 @@ func (c *composeScreen) showSuppressed(got map[string]string) {
 	sort.Strings(keys)
 	var lines []string
 	for _, k := range keys {
-		line := k + " is on the suppression list"
-		if got[k] != "" {
-			line += " (" + got[k] + ")"
-		}
-		lines = append(lines, line+".")
+		lines = append(lines, suppressedLine(k, got[k])+".")
 	}
 	lines = append(lines, "Mail to a suppressed address will most likely bounce again; remove it from the list in its message's detail if it was fixed.")
 	c.suppressed.SetText(strings.Join(lines, "\n"))
 	c.suppressed.Show()
+}
+
+// suppressedLine says that addr is on the suppression list, and why when
+// the reason is known.
+func suppressedLine(addr, reason string) string {
+	if reason == "" {
+		return addr + " is on the suppression list"
+	}
+	return addr + " is on the suppression list (" + reason + ")"
 }
 
 func (c *composeScreen) updateTrackNote() {

@@ -332,7 +332,7 @@ func (d *detailScreen) resend(r RecipientDetail) {
 	if r.Suppressed {
 		// The same warning compose gives: a resend to a dead address
 		// bounces again and counts against the sender's reputation.
-		question = addr + " is on the suppression list (" + r.SuppressedReason + "): mail to it will most likely bounce again.\n\nQueue a new copy of this message to it anyway?"
+		question = suppressedLine(addr, r.SuppressedReason) + ": mail to it will most likely bounce again.\n\nQueue a new copy of this message to it anyway?"
 	}
 	dialog.ShowConfirm("Resend", question, func(ok bool) {
 		if !ok {
