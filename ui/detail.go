@@ -478,14 +478,14 @@ func evidenceLines(ev tracking.Event) []string {
 // stored.
 func evidenceValue(v any) any {
 	s, ok := v.(string)
-	if !ok || len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' || s[10] != 'T' {
+	if !ok {
 		return v
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	if err != nil || t.IsZero() {
 		return v
 	}
-	return t.Local().Format("Mon 2 Jan 2006 15:04:05 MST")
+	return fmtFull(t)
 }
 
 func openClassWords(c tracking.OpenClass) string {
