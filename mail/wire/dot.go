@@ -17,7 +17,6 @@ import (
 type DotWriter struct {
 	w         *bufio.Writer
 	lineStart bool
-	last      byte
 }
 
 // NewDotWriter returns a DotWriter over w. Nothing is flushed: the caller
@@ -43,8 +42,7 @@ func (d *DotWriter) Write(p []byte) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		d.last = line[len(line)-1]
-		d.lineStart = d.last == '\n'
+		d.lineStart = line[len(line)-1] == '\n'
 		p = p[len(line):]
 	}
 	return n, nil
