@@ -3,55 +3,25 @@ package submit
 import (
 	"bytes"
 	"net"
-	"sync"
 	"time"
 )
 
-// deadlineConn is the TCP connection under everything (TLS included). Each
-// Write gets its own deadline, because go-smtp clears all deadlines after
-// the DATA command and would otherwise block forever on a server that
-// stops reading the body. It also remembers whether any write failed, which
-// tells "the final '.' was never fully written" (Deferred) apart from "the
-// reply after '.' never came" (Uncertain).
+// deadlineConn is the TCP connection under everything (TLS included).
+// Each Write gets its own deadline: the session sets read deadlines for
+// each reply only, so a server that stops reading a command or the body
+// would otherwise block a write forever.
 type deadlineConn struct {
 	net.Conn
 	writeTimeout time.Duration
-
-	mu          sync.Mutex
-	writeFailed bool
 }
 
 func (c *deadlineConn) Write(p []byte) (int, error) {
 	if c.writeTimeout > 0 {
 		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout)); err != nil {
-			c.markFailed()
 			return 0, err
 		}
 	}
-	n, err := c.Conn.Write(p)
-	if err != nil {
-		c.markFailed()
-	}
-	return n, err
-}
-
-func (c *deadlineConn) markFailed() {
-	c.mu.Lock()
-	c.writeFailed = true
-	c.mu.Unlock()
-}
-
-// resetWriteFailed starts a new observation window (before the body).
-func (c *deadlineConn) resetWriteFailed() {
-	c.mu.Lock()
-	c.writeFailed = false
-	c.mu.Unlock()
-}
-
-func (c *deadlineConn) failed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.writeFailed
+	return c.Conn.Write(p)
 }
 
 // replayConn hands go-smtp's Client a greeting it has already been given:

@@ -17,8 +17,8 @@ type Options struct {
 
 	DialTimeout    time.Duration // TCP connect and TLS handshake; default 30s
 	CommandTimeout time.Duration // each command's reply (and the greeting); default 5m
-	// WriteTimeout bounds every single write of the message body (go-smtp
-	// sets no deadline while the body is written); default 2m.
+	// WriteTimeout bounds every single write, of commands and of the
+	// message body; default 2m.
 	WriteTimeout time.Duration
 	// FinalReplyTimeout is the wait for the reply after "."; default 10m
 	// (RFC 5321 section 4.5.3.2.6).

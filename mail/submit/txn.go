@@ -208,9 +208,8 @@ func (t *txn) run(body io.Reader) *mail.Error {
 			data = &r
 		}
 	}
-	if s.pipelining && data == nil {
-		return nil // no RCPT was sent: no DATA; RSET comes with the next Send
-	}
+	// Pipelined, data is nil only when no RCPT was sent, so nobody was
+	// accepted and t.data sends nothing.
 	return t.data(data, plan.body)
 }
 
@@ -224,9 +223,12 @@ func (t *txn) drain(rest []command) *mail.Error {
 	}
 	for _, c := range rest {
 		r, err := s.reply(c.verb, s.opt.CommandTimeout)
-		if err != nil {
+		if err != nil || is421(r) {
 			// Every recipient has its outcome; only the connection is
-			// gone, which the next Send reports.
+			// gone, which the next Send reports with this evidence.
+			if err == nil {
+				err = replyError(r)
+			}
 			s.markBroken(&mail.Error{Outcome: mail.Deferred, Reply: r, Err: err})
 			return nil
 		}
@@ -294,7 +296,6 @@ func (t *txn) data(given *mail.Reply, body io.Reader) *mail.Error {
 // body sends the message and "." and settles the accepted recipients.
 func (t *txn) body(body io.Reader) *mail.Error {
 	s := t.s
-	s.dc.resetWriteFailed()
 	src := &srcReader{r: wire.Reader(body)}
 	dw := wire.NewDotWriter(s.w)
 	if s.copyBuf == nil {
@@ -327,11 +328,8 @@ func (t *txn) body(body io.Reader) *mail.Error {
 
 	r, err := s.reply(".", s.opt.FinalReplyTimeout)
 	if err != nil {
-		if s.dc.failed() {
-			// A write failed: the "." never fully left.
-			return t.lost(r, err)
-		}
-		// "." was written and no reply came: the server may have the message.
+		// "." was written whole and no reply came: the server may have
+		// the message.
 		t.res.BodySent = true
 		t.setAll(t.accepted, mail.Uncertain, r)
 		return &mail.Error{Outcome: mail.Uncertain, Reply: r, Err: err}
