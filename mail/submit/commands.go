@@ -1,6 +1,7 @@
 package submit
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -64,7 +65,8 @@ func rcptLine(to, original string, dsn, utf8 bool) string {
 func xchar(r rune) bool { return r >= '!' && r <= '~' && r != '+' && r != '=' }
 
 // xtext encodes s as RFC 3461 xtext: "+" and two upper-case hex digits
-// for everything but xchar.
+// for everything but xchar (s is ASCII: ENVID is checked printable, and
+// an ORCPT goes as xtext only when ASCII).
 func xtext(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -72,8 +74,7 @@ func xtext(s string) string {
 			b.WriteRune(r)
 			continue
 		}
-		b.WriteByte('+')
-		b.WriteString(strings.ToUpper(strconv.FormatInt(int64(r), 16)))
+		fmt.Fprintf(&b, "+%02X", r)
 	}
 	return b.String()
 }

@@ -90,7 +90,6 @@ func (s *session) open(ctx context.Context, tlsCfg *tls.Config) error {
 	// From here on go-smtp speaks, over TLS only.
 	c := smtp.NewClient(&replayConn{Conn: s.tc, pre: bytes.NewReader(greeting)})
 	c.CommandTimeout = opt.CommandTimeout
-	c.SubmissionTimeout = opt.FinalReplyTimeout
 	s.c = c
 	if err := c.Hello(opt.HeloName); err != nil {
 		return classifySetup("EHLO", err)
@@ -125,7 +124,7 @@ func (s *session) auth(ctx context.Context) error {
 	case errors.Is(err, errNoTLS):
 		return fail(mail.Unreachable, "AUTH", err)
 	}
-	r := ReplyOf("AUTH", err)
+	r := replyOf("AUTH", err)
 	switch {
 	case r.Code == 0:
 		return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
@@ -218,7 +217,7 @@ func (s *session) plainCmd(cmd, line string, expect int) error {
 // talk to us (Unreachable, counted by the circuit breaker), a lost
 // connection after the greeting is Deferred.
 func classifySetup(cmd string, err error) error {
-	r := ReplyOf(cmd, err)
+	r := replyOf(cmd, err)
 	switch {
 	case r.Code == 0:
 		return &mail.Error{Outcome: mail.Deferred, Reply: r, Err: err}
@@ -250,9 +249,9 @@ func withCtx(ctx context.Context, err error) error {
 	return &mail.Error{Outcome: mail.Deferred, Err: fmt.Errorf("%w (%v)", ctx.Err(), err)}
 }
 
-// ReplyOf turns a go-smtp or textproto error into the evidence we keep:
+// replyOf turns a go-smtp or textproto error into the evidence we keep:
 // the server's code, enhanced status and text, or the local error.
-func ReplyOf(cmd string, err error) mail.Reply {
+func replyOf(cmd string, err error) mail.Reply {
 	var se *smtp.SMTPError
 	if errors.As(err, &se) {
 		r := mail.Reply{Command: cmd, Code: se.Code, Text: se.Message}

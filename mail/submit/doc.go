@@ -44,7 +44,7 @@
 // takes over once TLS is up, for EHLO and AUTH. The transactions are
 // spoken here again (commands.go, txn.go): go-smtp's Client waits for each
 // reply before the next command, where a server offering PIPELINING
-// (RFC 2920) takes MAIL, every RCPT and DATA in one write, which halves the
-// round trips of a message. Without PIPELINING the same code sends one
+// (RFC 2920) takes MAIL, every RCPT and DATA in one write (in groups of
+// up to maxGroup commands), which halves the round trips of a message. Without PIPELINING the same code sends one
 // command at a time.
 package submit

@@ -35,7 +35,8 @@ func (t *txn) plan(body io.Reader) (*plan, *mail.Error) {
 	for _, a := range env.Recipients {
 		needUTF8 = needUTF8 || !isASCII(a)
 	}
-	useUTF8 := needUTF8 && has("SMTPUTF8")
+	utf8OK := has("SMTPUTF8")
+	useUTF8 := needUTF8 && utf8OK
 
 	from, err := wireAddress(env.From, useUTF8)
 	if err != nil {
@@ -51,7 +52,7 @@ func (t *txn) plan(body io.Reader) (*plan, *mail.Error) {
 			p.rcptErr[i] = &mail.Reply{Command: "RCPT", Text: err.Error()}
 			continue
 		}
-		p.rcpts[i] = rcptLine(addr, a, p.dsn, has("SMTPUTF8"))
+		p.rcpts[i] = rcptLine(addr, a, p.dsn, utf8OK)
 	}
 
 	// A body we can rewind is checked whole before MAIL, so a bad line is

@@ -127,7 +127,8 @@ func (s *session) markBroken(e *mail.Error) *mail.Error {
 
 // Send runs one transaction: [RSET] MAIL, RCPT for each recipient, DATA,
 // the body and ".". With PIPELINING everything up to DATA goes in one
-// write and the replies are read after it; without, one command at a time.
+// write (groups of up to maxGroup commands) and the replies are read after
+// it; without, one command at a time.
 // See the package documentation for the outcomes; the error is non-nil
 // only when the session cannot be used again.
 func (s *session) Send(ctx context.Context, env mail.Envelope, body io.Reader) (mail.SubmitResult, error) {
