@@ -88,19 +88,27 @@ func (s *session) open(ctx context.Context, tlsCfg *tls.Config) error {
 	}
 
 	// From here on go-smtp speaks, over TLS only.
-	c := smtp.NewClient(&replayConn{Conn: s.tc, pre: bytes.NewReader(greeting)})
-	c.CommandTimeout = opt.CommandTimeout
-	s.c = c
-	if err := c.Hello(opt.HeloName); err != nil {
-		return classifySetup("EHLO", err)
-	}
-	if size, ok := c.MaxMessageSize(); ok {
-		s.maxSize = int64(size)
+	if err := s.hello(s.tc, greeting); err != nil {
+		return err
 	}
 	if opt.Endpoint.Username == "" {
 		return nil
 	}
 	return s.auth(ctx)
+}
+
+// hello hands conn to go-smtp, which reads the greeting again from
+// greeting and says EHLO; it keeps the server's SIZE limit.
+func (s *session) hello(conn net.Conn, greeting []byte) error {
+	s.c = smtp.NewClient(&replayConn{Conn: conn, pre: bytes.NewReader(greeting)})
+	s.c.CommandTimeout = s.opt.CommandTimeout
+	if err := s.c.Hello(s.opt.HeloName); err != nil {
+		return classifySetup("EHLO", err)
+	}
+	if size, ok := s.c.MaxMessageSize(); ok {
+		s.maxSize = int64(size)
+	}
+	return nil
 }
 
 func (s *session) auth(ctx context.Context) error {

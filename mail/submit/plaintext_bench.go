@@ -3,11 +3,8 @@
 package submit
 
 import (
-	"bytes"
 	"context"
 	"net"
-
-	"github.com/emersion/go-smtp"
 
 	"mailroom/mail"
 )
@@ -32,15 +29,14 @@ func DialPlaintextForBenchmark(ctx context.Context, addr, heloName string) (mail
 		dc.Close()
 		return nil, err
 	}
-	s.c = smtp.NewClient(&replayConn{Conn: dc, pre: bytes.NewReader(greeting)})
-	s.c.CommandTimeout = opt.CommandTimeout
-	if err := s.c.Hello(opt.HeloName); err != nil {
+	if err := s.hello(dc, greeting); err != nil {
 		dc.Close()
-		return nil, classifySetup("EHLO", err)
-	}
-	if size, ok := s.c.MaxMessageSize(); ok {
-		s.maxSize = int64(size)
+		return nil, err
 	}
 	s.transactions(dc)
 	return s, nil
 }
+
+// plaintextAllowed lets a session marked plaintext send without TLS; it
+// is false in every build without the tag (plaintext_off.go).
+const plaintextAllowed = true

@@ -127,7 +127,7 @@ func (t *txn) noReply(c command, r mail.Reply, err error) *mail.Error {
 
 func (t *txn) run(body io.Reader) *mail.Error {
 	s := t.s
-	if !s.plaintext {
+	if !(plaintextAllowed && s.plaintext) {
 		if err := requireTLS(s.tc); err != nil { // never MAIL in clear
 			return fail(mail.Unreachable, "MAIL", err)
 		}
