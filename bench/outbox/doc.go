@@ -25,7 +25,8 @@
 // Each round (each -benchtime iteration) measures smtp-source and the
 // outbox back to back; with more than one round it also prints the median
 // of the rounds' ratios, which moves less with other work on the machine
-// than a single round (bench.sh runs 3).
+// than a single round (bench.sh runs 3). go test runs one round with
+// b.N=1 first: its figures print but are not in the median.
 //
 // smtp-sink speaks neither TLS nor AUTH, and mail/submit refuses to send
 // in clear. The build tag mailroom_plaintext_bench adds one function to

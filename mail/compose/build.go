@@ -402,7 +402,8 @@ func writeBody(w io.Writer, n *node) error {
 func transferEncoder(w io.Writer, cte string) (io.WriteCloser, error) {
 	switch cte {
 	case "", "7bit", "8bit", "binary":
-		// Canonical text with short lines: nothing to encode.
+		// Identity encodings: the bytes go as they are (Build writes
+		// 7bit only for canonical text with short lines).
 		return nopWriteCloser{w}, nil
 	case "quoted-printable":
 		return quotedprintable.NewWriter(w), nil
