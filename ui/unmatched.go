@@ -19,14 +19,15 @@ type unmatchedRow struct {
 	e    *env
 	root *fyne.Container
 	text *widget.Label
+	show *widget.Button
 	list []UnmatchedReport
 }
 
 func newUnmatchedRow(e *env) *unmatchedRow {
 	u := &unmatchedRow{e: e, text: widget.NewLabel("")}
 	u.text.Wrapping = fyne.TextWrapWord
-	show := widget.NewButtonWithIcon("Show them", theme.DocumentIcon(), u.showDialog)
-	u.root = container.NewBorder(nil, nil, nil, show, u.text)
+	u.show = widget.NewButtonWithIcon("Show them", theme.DocumentIcon(), u.showDialog)
+	u.root = container.NewBorder(nil, nil, nil, u.show, u.text)
 	u.root.Hide()
 	return u
 }
@@ -40,6 +41,7 @@ func (u *unmatchedRow) reload() {
 		return func() {
 			if err != nil {
 				u.text.SetText("Could not list the reports that matched no message: " + err.Error())
+				u.show.Hide() // there is nothing to show
 				u.root.Show()
 				return
 			}
@@ -54,6 +56,7 @@ func (u *unmatchedRow) set(list []UnmatchedReport) {
 		u.root.Hide()
 		return
 	}
+	u.show.Show()
 	u.text.SetText(fmt.Sprintf("%s matched none of your messages (often a bounce of mail sent from another program). "+
 		"Mailroom keeps them so that nothing is lost.", plural(len(list), "received report", "received reports")))
 	u.root.Show()
@@ -84,14 +87,20 @@ func (u *unmatchedRow) showDialog() {
 			}
 			setText(o.(*widget.Label), line)
 		})
+	selected := 0 // the latest selection: a slower earlier answer is dropped
 	reports.OnSelected = func(id widget.ListItemID) {
 		rid := list[id].ID
+		selected++
+		seq := selected
 		raw.SetText("Loading…")
 		u.e.run(func() func() {
 			ctx, cancel := u.e.callCtx()
 			defer cancel()
 			text, err := u.e.svc.Tracking.ReportText(ctx, rid)
 			return func() {
+				if seq != selected {
+					return
+				}
 				if err != nil {
 					text = "Could not read the report: " + err.Error()
 				}
