@@ -32,36 +32,38 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer ap.Close()
+	// Both forms go out one message at a time: every message of a large
+	// database at once would take gigabytes. tabwriter keeps the text
+	// until Flush to align it, so the table's columns are aligned over
+	// runs of statusBlock messages (the 100,000-message seed at once took
+	// 248 MB).
+	var write func(m tracking.MessageStatus, n int) error
+	var finish func(n int) error
 	if *asJSON {
-		// Streamed: every message of a large database at once would take
-		// gigabytes.
 		jw := store.NewStatusJSON(env.Stdout)
-		n := 0
-		err := ap.Store.EachStatus(ctx, f, func(m tracking.MessageStatus) error {
-			n++
-			return jw.Write(m)
-		})
-		if err != nil {
-			return err
+		write = func(m tracking.MessageStatus, _ int) error { return jw.Write(m) }
+		finish = func(int) error { return jw.Close() }
+	} else {
+		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+		write = func(m tracking.MessageStatus, n int) error {
+			writeStatusLines(tw, m)
+			if n%statusBlock == 0 {
+				return tw.Flush()
+			}
+			return nil
 		}
-		if f.ID != "" && n == 0 {
-			return fmt.Errorf("no message %q", f.ID)
+		finish = func(n int) error {
+			if n == 0 {
+				_, err := fmt.Fprintln(env.Stdout, "No messages yet.")
+				return err
+			}
+			return tw.Flush()
 		}
-		return jw.Close()
 	}
-	// tabwriter keeps the text until Flush to align it; the columns are
-	// aligned over runs of statusBlock messages, so a large database is
-	// not held in memory whole (every message of the 100,000-message seed
-	// at once took 248 MB).
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	n := 0
 	err = ap.Store.EachStatus(ctx, f, func(m tracking.MessageStatus) error {
 		n++
-		writeStatusLines(tw, m)
-		if n%statusBlock == 0 {
-			return tw.Flush()
-		}
-		return nil
+		return write(m, n)
 	})
 	if err != nil {
 		return err
@@ -69,11 +71,7 @@ func runStatus(ctx context.Context, env *Env, args []string) error {
 	if f.ID != "" && n == 0 {
 		return fmt.Errorf("no message %q", f.ID)
 	}
-	if n == 0 {
-		fmt.Fprintln(env.Stdout, "No messages yet.")
-		return nil
-	}
-	return tw.Flush()
+	return finish(n)
 }
 
 // statusBlock is how many messages' lines `mailroom status` aligns
