@@ -190,8 +190,8 @@ func (m *MainWindow) Close() {
 // ShowSenderBusy tells the user that another process sends from this data
 // directory (a second window, or `mailroom run`): this window shows the
 // same mail and queues what is written in it, and the other process sends
-// it. Without the notice a second window would simply never send, and say
-// nothing.
+// it. Without the notice a second window would not send while the other
+// process runs (its runner tries again every 30 s), and say nothing.
 func (m *MainWindow) ShowSenderBusy(pid int) {
 	who := "Another Mailroom process"
 	if pid > 0 {

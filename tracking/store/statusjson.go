@@ -16,7 +16,8 @@ type StatusJSON struct {
 	n int
 }
 
-// NewStatusJSON starts the array on w.
+// NewStatusJSON writes an array of messages to w: Write adds each,
+// Close ends it.
 func NewStatusJSON(w io.Writer) *StatusJSON { return &StatusJSON{w: w} }
 
 // Write adds one message.
