@@ -34,6 +34,9 @@ type job struct {
 	// the same session, stays open after this one ends (the crash count
 	// is then left as it is, which qCrashClear would do too).
 	siblingOpen bool
+	// logged: the acceptance is in the result log, handed to the applier;
+	// the attempt stays open until the applier commits it.
+	logged bool
 }
 
 type jobRcpt struct {

@@ -267,3 +267,31 @@ func TestApplierFailureLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A panic after the acceptance went to the result log (here in the hook
+// that follows it) is not an interrupted attempt: the copy ends accepted
+// and is not sent again.
+func TestPanicAfterLoggedAcceptance(t *testing.T) {
+	e := newEnv(t, nil, fastPolicy())
+	id := e.enqueue(message("bob@example.test"))
+	srv := smtptest.Start(t, smtptest.Config{})
+	r := e.runner(newPeerDialer(srv))
+	panicked := false
+	r.hook = func(h hookInfo) {
+		if h.Point == hookRecorded && !panicked {
+			panicked = true
+			panic("after the record")
+		}
+	}
+	e.runOnce(r)
+	e.runOnce(e.runner(newPeerDialer(srv)))
+	if !panicked {
+		t.Fatal("the hook never ran")
+	}
+	if n := len(srv.Received()); n != 1 {
+		t.Errorf("delivered %d times, want 1", n)
+	}
+	if st := e.statuses(id)["bob@example.test"]; st != tracking.Accepted {
+		t.Errorf("%s (%s)", st, kinds(e.events(id, "bob@example.test")))
+	}
+}

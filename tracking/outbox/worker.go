@@ -287,6 +287,14 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 			cont = false
 			return
 		}
+		if j.logged {
+			// The server accepted the copy and the applier commits that:
+			// interrupting the still open attempt would defer it, the
+			// applier would then skip the record, and the copy would go
+			// out again.
+			cont = true
+			return
+		}
 		if err := r.Outbox.interrupt(ctx, j, "panic", why, p); err != nil {
 			r.fail(err)
 			cont = false
@@ -519,6 +527,7 @@ func (r *Runner) logAcceptance(ctx context.Context, ln *lane, j *job, part []*jo
 		h.recorded(j.attempt)
 	}
 	ch <- pendingResult{slot: slot, seq: seq, rec: rec}
+	j.logged = true
 	c, err = r.Outbox.claimNext(context.WithoutCancel(ctx), r.nextOnSession(ctx, ln, p, ahead), p)
 	return true, c, err
 }
