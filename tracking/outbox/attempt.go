@@ -370,6 +370,57 @@ type nextCopy struct {
 	max     int
 }
 
+// takeUpToMax takes up to max (at least one) of the lane's next copies.
+func (n *nextCopy) takeUpToMax() []int64 {
+	var taken []int64
+	for len(taken) < max(n.max, 1) {
+		id, ok := n.take()
+		if !ok {
+			break
+		}
+		taken = append(taken, id)
+	}
+	return taken
+}
+
+// releaseUnclaimed gives back the taken copies c did not claim (every one
+// of them for a failed claim, c empty): nothing of them was due after all,
+// or the account is paused.
+func (n *nextCopy) releaseUnclaimed(taken []int64, c claimedMany) {
+	for _, id := range taken {
+		if !c.has(id) {
+			n.release(id)
+		}
+	}
+}
+
+// claimNext commits the claim of up to next.max of the lane's next copies
+// in a transaction of its own (after a result that went to the result
+// log, or in the background while a session's last claimed copies go
+// out), releasing what it did not claim.
+func (o *Outbox) claimNext(ctx context.Context, next *nextCopy, p Policy) (claimedMany, error) {
+	if next == nil {
+		return claimedMany{}, nil
+	}
+	taken := next.takeUpToMax()
+	if len(taken) == 0 {
+		return claimedMany{}, nil
+	}
+	var c claimedMany
+	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		c, err = o.claimManyTx(ctx, tx, taken, p, next.u, o.now())
+		return err
+	})
+	if err != nil {
+		next.releaseUnclaimed(taken, claimedMany{}) // rolled back: all of them
+		return claimedMany{}, err
+	}
+	next.releaseUnclaimed(taken, c)
+	o.changed(c.changed...)
+	return c, nil
+}
+
 // recordAndClaim is record, and, when the attempt is over and next offers
 // copies, the claim of up to next.max copies to send on the same
 // connection, in ONE commit: the result is still committed before the
@@ -437,32 +488,18 @@ func (o *Outbox) recordAndClaim(ctx context.Context, j *job, part []*jobRcpt, re
 		if next == nil || sendErr != nil || hold != "" || pause != "" {
 			return nil
 		}
-		for len(taken) < max(next.max, 1) {
-			id, ok := next.take()
-			if !ok {
-				break
-			}
-			taken = append(taken, id)
-		}
+		taken = next.takeUpToMax()
 		var err error
 		c, err = o.claimManyTx(ctx, tx, taken, p, next.u, now)
 		return err
 	})
 	if err != nil {
-		for _, id := range taken {
-			next.release(id)
-		}
+		next.releaseUnclaimed(taken, claimedMany{}) // rolled back: all of them
 		return nil, claimedMany{}, err
 	}
 	o.changed(j.message)
 	o.changed(c.changed...)
-	// Copies of which nothing was due after all (or the account is
-	// paused) go back.
-	for _, id := range taken {
-		if !c.has(id) {
-			next.release(id)
-		}
-	}
+	next.releaseUnclaimed(taken, c) // taken is empty when next is nil
 	return rest, c, nil
 }
 
