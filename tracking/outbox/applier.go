@@ -93,7 +93,7 @@ func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan
 			err = r.applyFault()
 		}
 		if err == nil {
-			msgs, err = r.Outbox.applyResults(ctx, recs, r.policy())
+			msgs, err = r.Outbox.applyResults(ctx, recs)
 		}
 		if err != nil {
 			failed = err
@@ -114,7 +114,7 @@ func (r *Runner) applier(ctx context.Context, in <-chan pendingResult, done chan
 // attempt ended, the crash count cleared), a statement per kind for the
 // whole batch. It returns the messages changed. A record whose attempt is
 // already closed (replayed after it was applied) is skipped.
-func (o *Outbox) applyResults(ctx context.Context, recs []resultRec, p Policy) ([]string, error) {
+func (o *Outbox) applyResults(ctx context.Context, recs []resultRec) ([]string, error) {
 	var msgs []string
 	err := o.Store.DB.WithTx(ctx, func(tx *sql.Tx) error {
 		msgs = msgs[:0]

@@ -190,7 +190,7 @@ func (r *Runner) start(ctx context.Context) error {
 		// Acceptances a previous run logged and did not apply: they
 		// close their attempts before Recover takes the rest for crashed.
 		var msgs []string
-		if msgs, err = r.Outbox.applyResults(ctx, l.found, p); err == nil && len(msgs) > 0 {
+		if msgs, err = r.Outbox.applyResults(ctx, l.found); err == nil && len(msgs) > 0 {
 			r.logf("outbox: applied the acceptances a previous run logged for %d messages", len(msgs))
 			r.Outbox.changed(msgs...)
 		}
