@@ -49,9 +49,10 @@ type jobRcpt struct {
 }
 
 // eagerBodyMax is the largest body a claim reads: a claim takes up to
-// claimAhead copies, and 32 copies of a message with a 10 MB attachment
-// would otherwise sit in memory at once, per session. Larger bodies are
-// read one at a time, when their turn comes (loadBody).
+// claimAhead copies (and a session may hold a second claim while the
+// first one's last copies go out), and 32 copies of a message with a
+// 10 MB attachment would otherwise sit in memory at once, per session.
+// Larger bodies are read one at a time, when their turn comes (loadBody).
 const eagerBodyMax = 256 << 10
 
 // loadBody reads the job's body if the claim left it out.
@@ -139,9 +140,7 @@ func (o *Outbox) claimManyTx(ctx context.Context, tx *sql.Tx, ids []int64, p Pol
 			&c.size, &prefix, &c.body, &suffix, &cr.paused); err != nil {
 			return err
 		}
-		if c.size <= eagerBodyMax {
-			c.body = store.JoinBody(prefix, c.body, suffix)
-		}
+		c.body = store.JoinBody(prefix, c.body, suffix) // nil above eagerBodyMax
 		byID[c.copyID] = cr
 		return nil
 	})

@@ -10,8 +10,9 @@
 //   - Attempt first: an attempt (start, number, next retry time, the
 //     message's crash count) is committed before connecting, so after a
 //     crash nothing is retried hot: the committed retry time is the cool-off.
-//     On a session that goes on, the commit of a result also claims the
-//     next copies (up to claimAhead), and while the last prefetchAt of
+//     On a session that goes on, the next copies (up to claimAhead) are
+//     claimed with the result's commit, or in a commit of their own after
+//     a logged acceptance, and while the last prefetchAt of
 //     them go out the following ones are claimed in the background; each
 //     attempt is committed before any byte of its copy is sent. Copies
 //     claimed ahead and not sent when the worker stops, or canceled

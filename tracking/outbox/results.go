@@ -21,8 +21,9 @@ import (
 // durability is that of the commit it replaces under synchronous=NORMAL:
 // the kernel holds the write once pwrite returns, so a killed or crashed
 // process loses nothing; a power loss can lose the last records (their
-// copies then come back as "uncertain", like a crash between "." and the
-// commit).
+// copies then come back as after a crash between "." and the commit:
+// "uncertain", or "deferred" when the session's hand-over mark was lost
+// too or already overwritten by the next copy's).
 //
 // Only clean acceptances go here (every recipient of the transaction
 // accepted, the whole copy in one transaction, the record small enough
@@ -81,8 +82,9 @@ type resultRcp struct {
 	Text     string `json:"w,omitempty"`
 }
 
-// errRecordTooBig sends a result the slow way: committed at once.
-var errRecordTooBig = errors.New("result record larger than a slot")
+// errNotForLog sends a result the slow way, committed at once: its
+// record is larger than a slot, or the session has no ring.
+var errNotForLog = errors.New("result record not for the log (larger than a slot, or no ring for the session)")
 
 // openResultLog opens (creating) the file at path and reads the records a
 // previous run left in it.
@@ -111,7 +113,7 @@ func encodeSlot(seq uint64, rec *resultRec) ([]byte, error) {
 		return nil, err
 	}
 	if slotHeader+len(payload) > slotSize {
-		return nil, errRecordTooBig
+		return nil, errNotForLog
 	}
 	b := make([]byte, slotHeader+len(payload))
 	binary.LittleEndian.PutUint32(b[0:], uint32(len(payload)))
@@ -171,7 +173,7 @@ func (l *resultLog) clear() error {
 // of records not yet applied (and fails then if the applier has failed).
 func (l *resultLog) write(slot int, rec *resultRec) (uint64, error) {
 	if slot < 0 || slot >= maxResultRings {
-		return 0, errRecordTooBig
+		return 0, errNotForLog
 	}
 	// Encoded before the lock (the other sessions need it); the number
 	// is stamped in once it is known.

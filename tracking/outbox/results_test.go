@@ -40,10 +40,10 @@ func TestResultLogFile(t *testing.T) {
 	if _, err := l.write(1, ptr(testRec(4, "other session"))); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.write(0, ptr(testRec(5, strings.Repeat("x", slotSize)))); !errors.Is(err, errRecordTooBig) {
+	if _, err := l.write(0, ptr(testRec(5, strings.Repeat("x", slotSize)))); !errors.Is(err, errNotForLog) {
 		t.Errorf("a record larger than a slot: %v", err)
 	}
-	if _, err := l.write(maxResultRings, ptr(testRec(6, "no ring"))); !errors.Is(err, errRecordTooBig) {
+	if _, err := l.write(maxResultRings, ptr(testRec(6, "no ring"))); !errors.Is(err, errNotForLog) {
 		t.Errorf("a session without a ring: %v", err)
 	}
 	l.Close()

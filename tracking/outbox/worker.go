@@ -33,10 +33,11 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 		r.wg.Done()
 		r.poke()
 	}()
-	// queue holds copies already claimed by the commit that recorded the
-	// previous copy's result on this session (their attempts are
-	// committed): they are sent in order; when the worker stops before
-	// their turn, they are given back unsent (unclaim).
+	// queue holds copies already claimed for this session (their attempts
+	// are committed) by the commit that recorded the previous result, by
+	// the claim after a logged acceptance, or by the background claim (pf):
+	// they are sent in order; when the worker stops before their turn,
+	// they are given back unsent (unclaim).
 	var queue []*job
 	var checked time.Time // the last look for cancels of queued copies
 	defer func() {
@@ -56,9 +57,11 @@ func (r *Runner) worker(ctx context.Context, ln *lane) {
 	var pf *prefetch
 	defer func() {
 		if pf != nil {
-			if c, err := pf.wait(); err == nil {
-				queue = append(queue, c.jobs...)
+			c, err := pf.wait()
+			if err != nil && ctx.Err() == nil {
+				r.fail(err)
 			}
+			queue = append(queue, c.jobs...)
 		}
 	}()
 	for ctx.Err() == nil {
@@ -258,9 +261,10 @@ func closeSession(s mail.Session) {
 // process attempts one copy: claim (committed before connecting; already
 // done when claimed is set), dial if needed, send, record. A panic
 // anywhere in it is recovered here and counted against the message
-// (poison isolation). It returns false when the worker should stop, and
-// the copies the result's commit claimed next (only when claimNext).
-func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy, claimed *job, claimNext bool, slot int) (cont bool, next []*job) {
+// (poison isolation), unless the server's acceptance is already in the
+// result log. It returns false when the worker should stop, and the
+// copies claimed with or after the result (only when mayClaim).
+func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.Session, p Policy, claimed *job, mayClaim bool, slot int) (cont bool, next []*job) {
 	j := claimed
 	defer func() {
 		v := recover()
@@ -331,7 +335,7 @@ func (r *Runner) process(ctx context.Context, ln *lane, cid int64, sessp *mail.S
 	}
 	r.callHook(hookInfo{Point: hookDialed, EnvID: j.envid})
 	ahead := 0
-	if claimNext {
+	if mayClaim {
 		ahead = claimAhead
 	}
 	serr, next, paused, err := r.send(ctx, ln, *sessp, j, p, ahead, slot)
@@ -369,9 +373,9 @@ const cancelCheckEvery = 20 * time.Millisecond
 // (unclaim).
 const claimAhead = 32
 
-// nextOnSession offers recordAndClaim the lane's next copies when they may
-// go out at once on the same session: no rate limit to wait for, not
-// stopping.
+// nextOnSession offers a claim (recordAndClaim, claimNext) the lane's
+// next copies when they may go out at once on the same session: no rate
+// limit to wait for, not stopping.
 func (r *Runner) nextOnSession(ctx context.Context, ln *lane, p Policy, n int) *nextCopy {
 	if p.RatePerMinute > 0 || r.unsafeOrder || n <= 0 {
 		return nil
@@ -391,31 +395,31 @@ func (r *Runner) nextOnSession(ctx context.Context, ln *lane, p Policy, n int) *
 
 // send runs the copy's transactions on one session: normally one; more
 // when the server limits recipients per transaction (452). It returns the
-// session error (the session is unusable), the next copy claimed by the
-// commit of the result (up to ahead of them; none when ahead is 0),
+// session error (the session is unusable), the next copies claimed with
+// or after the result (up to ahead of them; none when ahead is 0),
 // whether that claim found the account paused, and a database error.
 func (r *Runner) send(ctx context.Context, ln *lane, sess mail.Session, j *job, p Policy, ahead, slot int) (sessErr error, next []*job, paused bool, dbErr error) {
 	// The transaction must not be cut short by shutdown: cutting it
 	// after "." would turn a clean send into an uncertain one. The submit
 	// layer's own timeouts bound it.
 	sctx := context.WithoutCancel(ctx)
-	if err := r.Outbox.loadBody(sctx, j); err != nil {
-		return nil, nil, false, err
-	}
 	// Sent (or given up): a large body is not kept while the worker goes
 	// on with the next copies.
 	defer func() { j.body = nil }()
 	part := j.rcpts
-	if limit := sess.MaxSize(); limit > 0 && int64(len(j.body)) > limit {
+	if limit := sess.MaxSize(); limit > 0 && j.size > limit {
 		// The server announced its limit (RFC 1870): it would refuse the
 		// message after receiving all of it. This is final for this server.
 		rep := mail.Reply{Command: "SIZE", Code: 552, Enhanced: "5.3.4",
-			Text: fmt.Sprintf("the message is %d bytes; the server announced a limit of %d bytes", len(j.body), limit)}
+			Text: fmt.Sprintf("the message is %d bytes; the server announced a limit of %d bytes", j.size, limit)}
 		res := mail.SubmitResult{}
 		for _, rc := range part {
 			res.Rcpts = append(res.Rcpts, mail.RcptResult{Address: rc.address, Outcome: mail.Rejected, Reply: rep})
 		}
 		_, err := r.Outbox.record(sctx, j, part, res, nil, false, p)
+		return nil, nil, false, err
+	}
+	if err := r.Outbox.loadBody(sctx, j); err != nil {
 		return nil, nil, false, err
 	}
 	if r.unsafeOrder {
@@ -517,7 +521,7 @@ func (r *Runner) logAcceptance(ctx context.Context, ln *lane, j *job, part []*jo
 		return false, c, nil
 	}
 	seq, err := r.Outbox.results.write(slot, &rec)
-	if errors.Is(err, errRecordTooBig) {
+	if errors.Is(err, errNotForLog) {
 		return false, c, nil
 	}
 	if err != nil {
