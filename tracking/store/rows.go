@@ -14,8 +14,8 @@ var rowChunks = [...]int{64, 16, 4, 1}
 
 // RowsStmt is a statement over a list of rows passed as bound parameters
 // (a multi-row VALUES or an IN list), prepared once per chunk size.
-// Parameters bind as they are, byte for byte: text that is not UTF-8 needs
-// no other path, as it did when rows went as JSON.
+// Parameters bind as they are, byte for byte (text that is not UTF-8
+// included).
 type RowsStmt struct {
 	width int
 	texts [len(rowChunks)]string
