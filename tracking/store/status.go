@@ -43,7 +43,8 @@ func (s *Store) EachStatus(ctx context.Context, f StatusFilter, fn func(tracking
 		where = append(where, "account=?")
 		args = append(args, f.Account)
 	}
-	q := `SELECT id, message_id, account, subject, created_at, due_at, held_reason FROM messages WHERE ` +
+	q := `SELECT id, message_id, account, subject, created_at, due_at, held_reason,
+		(SELECT count(*) FROM recipients r WHERE r.message=messages.id) FROM messages WHERE ` +
 		strings.Join(where, " AND ") + ` ORDER BY created_at DESC, id`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -55,15 +56,17 @@ func (s *Store) EachStatus(ctx context.Context, f StatusFilter, fn func(tracking
 	// The message rows first (small), so that no cursor stays open while
 	// fn writes.
 	var msgs []tracking.MessageStatus
+	var counts []int // recipients per message
 	for rows.Next() {
 		var m tracking.MessageStatus
 		var created, due int64
-		if err := rows.Scan(&m.ID, &m.MessageID, &m.Account, &m.Subject, &created, &due, &m.Held); err != nil {
+		var n int
+		if err := rows.Scan(&m.ID, &m.MessageID, &m.Account, &m.Subject, &created, &due, &m.Held, &n); err != nil {
 			rows.Close()
 			return err
 		}
 		m.CreatedAt, m.DueAt = tracking.FromMillis(created), tracking.FromMillis(due)
-		msgs = append(msgs, m)
+		msgs, counts = append(msgs, m), append(counts, n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -74,67 +77,35 @@ func (s *Store) EachStatus(ctx context.Context, f StatusFilter, fn func(tracking
 	// recipient), at most statusRecipients recipients of them unless one
 	// message alone has more, so memory stays bounded as before.
 	for len(msgs) > 0 {
-		batch := msgs[:min(statusBatch, len(msgs))]
-		msgs = msgs[len(batch):]
-		counts, err := s.recipientCounts(ctx, batch)
-		if err != nil {
+		n, total := 0, 0
+		for n < len(msgs) && n < statusBatch && (n == 0 || total+counts[n] <= statusRecipients) {
+			total += counts[n]
+			n++
+		}
+		part := msgs[:n]
+		msgs, counts = msgs[n:], counts[n:]
+		if err := s.fillRecipients(ctx, part); err != nil {
 			return err
 		}
-		for len(batch) > 0 {
-			n, total := 0, 0
-			for n < len(batch) && (n == 0 || total+counts[batch[n].ID] <= statusRecipients) {
-				total += counts[batch[n].ID]
-				n++
-			}
-			part := batch[:n]
-			batch = batch[n:]
-			if err := s.fillRecipients(ctx, part); err != nil {
+		for i := range part {
+			if err := fn(part[i]); err != nil {
 				return err
 			}
-			for i := range part {
-				if err := fn(part[i]); err != nil {
-					return err
-				}
-				part[i] = tracking.MessageStatus{} // written: let it go
-			}
+			part[i] = tracking.MessageStatus{} // written: let it go
 		}
 	}
 	return nil
 }
 
-// EachStatus counts the recipients of statusBatch messages at a time and
-// fills up to statusRecipients of them at once (more only for a message
-// that has more alone); the events' query takes statusChunk recipients at
-// a time (SQLite allows 32,766 parameters).
+// EachStatus fills up to statusBatch messages, with up to
+// statusRecipients recipients among them (more only for a message that
+// has more alone), at a time; the events' query takes statusChunk
+// recipients at a time (SQLite allows 32,766 parameters).
 const (
 	statusBatch      = 200
 	statusRecipients = 2000
 	statusChunk      = 500
 )
-
-// recipientCounts is how many recipients each message has.
-func (s *Store) recipientCounts(ctx context.Context, msgs []tracking.MessageStatus) (map[string]int, error) {
-	args := make([]any, len(msgs))
-	for i := range msgs {
-		args[i] = msgs[i].ID
-	}
-	rows, err := s.DB.R.QueryContext(ctx, `SELECT message, count(*) FROM recipients WHERE message IN (`+
-		placeholders(len(args))+`) GROUP BY message`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	counts := map[string]int{}
-	for rows.Next() {
-		var m string
-		var n int
-		if err := rows.Scan(&m, &n); err != nil {
-			return nil, err
-		}
-		counts[m] = n
-	}
-	return counts, rows.Err()
-}
 
 // placeholders is "?,?,...,?" for n parameters.
 func placeholders(n int) string {
