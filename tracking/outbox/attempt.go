@@ -311,7 +311,7 @@ func maxTime(a, b time.Time) time.Time {
 // file, tests). It is one statement, committed on its own (autocommit: the
 // same commit as a transaction around it, without BEGIN and COMMIT).
 func (o *Outbox) markBodySent(ctx context.Context, attempt int64) error {
-	_, err := o.stmts.m[qBodySent].ExecContext(ctx, attempt)
+	_, err := o.stmts.w.Stmt(qBodySent).ExecContext(ctx, attempt)
 	return err
 }
 

@@ -97,79 +97,46 @@ var cancelWaiting = store.NewRowsStmt(1, func(list string) string {
 	return `SELECT recipient FROM outbox_cancels WHERE recipient IN (` + list + `)`
 })
 
-// stmts caches prepared statements on the writer connection: the outbox
-// runs the same dozen statements for every copy, and parsing them again
-// each time costs more than running them.
+// stmts holds the outbox's prepared statements: the outbox runs the same
+// dozen statements for every copy, and parsing them again each time costs
+// more than running them.
 type stmts struct {
-	m             map[string]*sql.Stmt                // read-only after Open
-	rows          map[*store.RowsStmt]*store.RowsStmt // hotRows' prepared copies
-	claimRcpts    *store.RecipientSet                 // claimRcptsSet prepared
-	lastReply     *store.RecipientSet                 // lastReplySet prepared
-	cancelWaiting *store.RowsStmt                     // prepared on the readers
+	w             *store.Prepared     // hotQueries and hotRows, on the writer
+	claimRcpts    *store.RecipientSet // claimRcptsSet prepared
+	lastReply     *store.RecipientSet // lastReplySet prepared
+	cancelWaiting *store.RowsStmt     // prepared on the readers
 }
 
-// prepare prepares the hot statements on the writer connection. It must
-// run outside any transaction: the writer pool has one connection.
+// prepare prepares the hot statements. It must run outside any
+// transaction: the writer pool has one connection.
 func (o *Outbox) prepare(ctx context.Context) error {
-	o.stmts.m = map[string]*sql.Stmt{}
-	for _, q := range hotQueries {
-		s, err := o.Store.DB.W.PrepareContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		o.stmts.m[q] = s
-	}
-	o.stmts.rows = map[*store.RowsStmt]*store.RowsStmt{}
-	for _, b := range hotRows {
-		p, err := b.Prepare(ctx, o.Store.DB.W)
-		if err != nil {
-			return err
-		}
-		o.stmts.rows[b] = p
-	}
 	var err error
+	if o.stmts.w, err = store.Prepare(ctx, o.Store.DB.W, hotQueries, hotRows); err != nil {
+		return err
+	}
 	if o.stmts.claimRcpts, err = claimRcptsSet.Prepare(ctx, o.Store.DB.W); err != nil {
 		return err
 	}
 	if o.stmts.lastReply, err = lastReplySet.Prepare(ctx, o.Store.DB.W); err != nil {
 		return err
 	}
-	c, err := cancelWaiting.Prepare(ctx, o.Store.DB.R)
-	if err != nil {
-		return err
-	}
-	o.stmts.cancelWaiting = c
-	return nil
+	o.stmts.cancelWaiting, err = cancelWaiting.Prepare(ctx, o.Store.DB.R)
+	return err
 }
 
 // rows returns b prepared on the writer connection.
-func (o *Outbox) rows(b *store.RowsStmt) *store.RowsStmt {
-	if p := o.stmts.rows[b]; p != nil {
-		return p
-	}
-	return b
-}
+func (o *Outbox) rows(b *store.RowsStmt) *store.RowsStmt { return o.stmts.w.Rows(b) }
 
-// exec runs a statement inside tx, prepared when it is a hot one.
+// exec, query and queryRow run a statement inside tx, prepared when it is
+// a hot one.
 func (o *Outbox) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	if s := o.stmts.m[query]; s != nil {
-		return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
-	}
-	return tx.ExecContext(ctx, query, args...)
+	return o.stmts.w.Exec(ctx, tx, query, args...)
 }
 
-// query runs a query inside tx, prepared when it is a hot one.
 func (o *Outbox) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
-	if s := o.stmts.m[query]; s != nil {
-		return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
-	}
-	return tx.QueryContext(ctx, query, args...)
+	return o.stmts.w.Query(ctx, tx, query, args...)
 }
 
-// queryRow runs a single-row query inside tx, prepared when it is a hot one.
 func (o *Outbox) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	if s := o.stmts.m[query]; s != nil {
-		return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
-	}
-	return tx.QueryRowContext(ctx, query, args...)
+	return o.stmts.w.QueryRow(ctx, tx, query, args...)
 }

@@ -149,7 +149,7 @@ func (s *Store) AddEventsSetting(ctx context.Context, tx *sql.Tx, evs []tracking
 		last    int64
 	}
 	caches := make(map[int64]*cached, len(ids))
-	err := s.hot.rows(bulkRecipientCache).Query(ctx, tx, nil, ids, func(rows *sql.Rows) error {
+	err := s.hot.Rows(bulkRecipientCache).Query(ctx, tx, nil, ids, func(rows *sql.Rows) error {
 		var id int64
 		c := &cached{}
 		var status string
@@ -199,8 +199,8 @@ func (s *Store) AddEventsSetting(ctx context.Context, tx *sql.Tx, evs []tracking
 	for _, st := range []struct {
 		s    *RowsStmt
 		rows []any
-	}{{s.hot.rows(bulkInsertEvents), inserts}, {s.hot.rows(change), changed}, {s.hot.rows(keep), kept},
-		{s.hot.rows(bulkMessageLast), last}} {
+	}{{s.hot.Rows(bulkInsertEvents), inserts}, {s.hot.Rows(change), changed}, {s.hot.Rows(keep), kept},
+		{s.hot.Rows(bulkMessageLast), last}} {
 		if _, err := st.s.Exec(ctx, tx, nil, st.rows); err != nil {
 			return err
 		}

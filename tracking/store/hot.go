@@ -20,67 +20,95 @@ const (
 	qMessageLast = `UPDATE messages SET last_event_at=? WHERE id=? AND last_event_at<?`
 )
 
-// hotStmts are statements prepared on the writer connection; a nil
-// *hotStmts runs the text instead.
-type hotStmts struct {
-	m    map[string]*sql.Stmt    // read-only after prepareHot
-	bulk map[*RowsStmt]*RowsStmt // AddEvents' statements, prepared copies
+// hotQueries and bulkStmts are prepared by OpenStore on the writer.
+var hotQueries = []string{qInsertEvent, qRecipientCache, qWriteCache, qWriteCacheKeepStatus, qMessageLast}
+
+// Prepared holds statements prepared once on one pool (the writer, for
+// statements run in its transactions): text statements by their text, and
+// RowsStmts. The store and the outbox run the same statements for every
+// event and every copy, and parsing them again each time costs more than
+// running them. A nil *Prepared, or a statement not in it, runs its text.
+type Prepared struct {
+	texts map[string]*sql.Stmt    // read-only after Prepare
+	rows  map[*RowsStmt]*RowsStmt // their prepared copies
 }
 
-// prepareHot prepares the statements on w (the single writer connection).
-// It must run outside any transaction.
-func prepareHot(ctx context.Context, w *sql.DB) (*hotStmts, error) {
-	h := &hotStmts{m: map[string]*sql.Stmt{}, bulk: map[*RowsStmt]*RowsStmt{}}
-	fail := func(err error) (*hotStmts, error) {
-		for _, s := range h.m {
-			s.Close()
-		}
-		for _, s := range h.bulk {
-			s.Close()
-		}
-		return nil, err
-	}
-	for _, q := range []string{qInsertEvent, qRecipientCache, qWriteCache, qWriteCacheKeepStatus, qMessageLast} {
-		s, err := w.PrepareContext(ctx, q)
+// Prepare prepares texts and rows on db. It must run outside any
+// transaction when db is the writer (its pool has one connection).
+func Prepare(ctx context.Context, db *sql.DB, texts []string, rows []*RowsStmt) (*Prepared, error) {
+	p := &Prepared{texts: map[string]*sql.Stmt{}, rows: map[*RowsStmt]*RowsStmt{}}
+	for _, q := range texts {
+		s, err := db.PrepareContext(ctx, q)
 		if err != nil {
-			return fail(err)
+			p.Close()
+			return nil, err
 		}
-		h.m[q] = s
+		p.texts[q] = s
 	}
-	for _, b := range bulkStmts {
-		p, err := b.Prepare(ctx, w)
+	for _, b := range rows {
+		r, err := b.Prepare(ctx, db)
 		if err != nil {
-			return fail(err)
+			p.Close()
+			return nil, err
 		}
-		h.bulk[b] = p
+		p.rows[b] = r
 	}
-	return h, nil
+	return p, nil
 }
 
-// rows returns b prepared, or b itself (its text runs) when it is not.
-func (h *hotStmts) rows(b *RowsStmt) *RowsStmt {
-	if h != nil {
-		if p := h.bulk[b]; p != nil {
-			return p
+// Close closes the prepared statements.
+func (p *Prepared) Close() {
+	if p == nil {
+		return
+	}
+	for _, s := range p.texts {
+		s.Close()
+	}
+	for _, r := range p.rows {
+		r.Close()
+	}
+}
+
+// Rows returns b prepared, or b itself (its text runs) when it is not.
+func (p *Prepared) Rows(b *RowsStmt) *RowsStmt {
+	if p != nil {
+		if r := p.rows[b]; r != nil {
+			return r
 		}
 	}
 	return b
 }
 
-func (h *hotStmts) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	if h != nil {
-		if s := h.m[q]; s != nil {
-			return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
-		}
+func (p *Prepared) stmt(q string) *sql.Stmt {
+	if p == nil {
+		return nil
+	}
+	return p.texts[q]
+}
+
+// Exec runs q inside tx, prepared when it is in p.
+func (p *Prepared) Exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if s := p.stmt(q); s != nil {
+		return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, q, args...)
 }
 
-func (h *hotStmts) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
-	if h != nil {
-		if s := h.m[q]; s != nil {
-			return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
-		}
+// Query runs q inside tx, prepared when it is in p.
+func (p *Prepared) Query(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if s := p.stmt(q); s != nil {
+		return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, q, args...)
+}
+
+// QueryRow runs a single-row q inside tx, prepared when it is in p.
+func (p *Prepared) QueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if s := p.stmt(q); s != nil {
+		return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, q, args...)
 }
+
+// Stmt is q's prepared statement, or nil when it is not in p.
+func (p *Prepared) Stmt(q string) *sql.Stmt { return p.stmt(q) }

@@ -28,7 +28,7 @@ type Store struct {
 	DB *sqlitedb.DB
 	// hot holds AddEvent's statements prepared on DB.W (nil for a Store
 	// built without OpenStore: AddEvent then prepares them each time).
-	hot *hotStmts
+	hot *Prepared
 }
 
 // OpenStore applies the core migrations, prepares the event statements on
@@ -37,7 +37,7 @@ func OpenStore(ctx context.Context, db *sqlitedb.DB) (*Store, error) {
 	if err := db.Migrate(ctx, "tracking", migrations, "migrations"); err != nil {
 		return nil, err
 	}
-	hot, err := prepareHot(ctx, db.W)
+	hot, err := Prepare(ctx, db.W, hotQueries, bulkStmts)
 	if err != nil {
 		return nil, fmt.Errorf("prepare event statements: %w", err)
 	}
@@ -76,7 +76,7 @@ func withDefaults(e tracking.Event) tracking.Event {
 	return e
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event) (bool, error) {
+func addEvent(ctx context.Context, tx *sql.Tx, hot *Prepared, e tracking.Event) (bool, error) {
 	e = withDefaults(e)
 	var dedup any
 	if e.DedupKey != "" {
@@ -87,7 +87,7 @@ func addEvent(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event) 
 		report = e.Report
 	}
 	at := tracking.Millis(e.At)
-	res, err := hot.exec(ctx, tx, qInsertEvent,
+	res, err := hot.Exec(ctx, tx, qInsertEvent,
 		e.Recipient, at, string(e.Kind), string(e.Source), e.Command, e.Code, e.EnhancedCode,
 		e.Text, e.Match, e.Detail, report, dedup)
 	if err != nil {
@@ -105,11 +105,11 @@ func addEvent(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event) 
 // cached result with tracking's own rules (StateOf/Apply), which equals
 // Derive over every event without reading them. An event from the past
 // (a report dated before later events) derives again from all of them.
-func refreshWith(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Event, at int64) error {
+func refreshWith(ctx context.Context, tx *sql.Tx, hot *Prepared, e tracking.Event, at int64) error {
 	var message, status string
 	var eng tracking.Engagement
 	var last, msgLast int64
-	err := hot.queryRow(ctx, tx, qRecipientCache, e.Recipient).Scan(&message, &status,
+	err := hot.QueryRow(ctx, tx, qRecipientCache, e.Recipient).Scan(&message, &status,
 		&eng.OpensTotal, &eng.OpensHuman, &eng.OpensMachine, &eng.Clicks, &eng.Read, &eng.Replied, &last, &msgLast)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("recipient %d: %w", e.Recipient, ErrNotFound)
@@ -124,18 +124,18 @@ func refreshWith(ctx context.Context, tx *sql.Tx, hot *hotStmts, e tracking.Even
 	if string(st) == status {
 		// Leave the status column alone: writing it, even unchanged,
 		// rewrites the entries of every index on it.
-		if _, err := hot.exec(ctx, tx, qWriteCacheKeepStatus,
+		if _, err := hot.Exec(ctx, tx, qWriteCacheKeepStatus,
 			eng.OpensTotal, eng.OpensHuman, eng.OpensMachine, eng.Clicks, eng.Read, eng.Replied, at, e.Recipient); err != nil {
 			return err
 		}
-	} else if _, err := hot.exec(ctx, tx, qWriteCache,
+	} else if _, err := hot.Exec(ctx, tx, qWriteCache,
 		string(st), eng.OpensTotal, eng.OpensHuman, eng.OpensMachine, eng.Clicks, eng.Read, eng.Replied, at, e.Recipient); err != nil {
 		return err
 	}
 	if at <= msgLast {
 		return nil // the message's time is not older: nothing to raise
 	}
-	_, err = hot.exec(ctx, tx, qMessageLast, at, message, at)
+	_, err = hot.Exec(ctx, tx, qMessageLast, at, message, at)
 	return err
 }
 
@@ -161,12 +161,12 @@ func Refresh(ctx context.Context, tx *sql.Tx, recipient int64) error {
 	return writeCache(ctx, tx, nil, recipient, message, status, eng, last)
 }
 
-func writeCache(ctx context.Context, tx *sql.Tx, hot *hotStmts, recipient int64, message string, status tracking.Status, eng tracking.Engagement, last int64) error {
-	if _, err := hot.exec(ctx, tx, qWriteCache,
+func writeCache(ctx context.Context, tx *sql.Tx, hot *Prepared, recipient int64, message string, status tracking.Status, eng tracking.Engagement, last int64) error {
+	if _, err := hot.Exec(ctx, tx, qWriteCache,
 		string(status), eng.OpensTotal, eng.OpensHuman, eng.OpensMachine, eng.Clicks, eng.Read, eng.Replied, last, recipient); err != nil {
 		return err
 	}
-	_, err := hot.exec(ctx, tx, qMessageLast, last, message, last)
+	_, err := hot.Exec(ctx, tx, qMessageLast, last, message, last)
 	return err
 }
 
